@@ -57,12 +57,13 @@ class RandomStream {
   // Uniform integer in [0, n) without modulo bias (Lemire's multiply-shift with rejection).
   std::uint64_t below(std::uint64_t n) {
     if (n <= 1) return 0;
-    unsigned __int128 m = static_cast<unsigned __int128>(next_u64()) * n;
+    __extension__ using U128 = unsigned __int128;
+    U128 m = static_cast<U128>(next_u64()) * n;
     auto low = static_cast<std::uint64_t>(m);
     if (low < n) {
       const std::uint64_t threshold = (0 - n) % n;
       while (low < threshold) {
-        m = static_cast<unsigned __int128>(next_u64()) * n;
+        m = static_cast<U128>(next_u64()) * n;
         low = static_cast<std::uint64_t>(m);
       }
     }

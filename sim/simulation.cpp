@@ -1,0 +1,132 @@
+// The simulation kernel's event queue and run loop.
+#include "sim/simulation.hpp"
+
+#include <utility>
+
+namespace sim {
+
+std::uint32_t Simulation::allocate_slot() {
+  if (!free_slots_.empty()) {
+    std::uint32_t s = free_slots_.back();
+    free_slots_.pop_back();
+    return s;
+  }
+  slots_.push_back(Slot{nullptr, 0, 0, 0});
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
+void Simulation::release_slot(std::uint32_t slot) {
+  slots_[slot].seq = 0;
+  free_slots_.push_back(slot);
+}
+
+EventId Simulation::schedule_at(Time at, EventHandler* handler, std::uint32_t kind, std::uint64_t arg) {
+  RPSIM_ASSERT(at >= now_, "events cannot be scheduled in the past");
+  RPSIM_ASSERT(handler != nullptr, "an event needs a handler");
+  const std::uint32_t slot = allocate_slot();
+  const std::uint64_t seq = next_seq_++;
+  slots_[slot] = Slot{handler, arg, seq, kind};
+  heap_push(Entry{at, seq, slot});
+  return EventId{slot, seq};
+}
+
+EventId Simulation::call_at(Time at, std::function<void()> fn) {
+  std::uint32_t index;
+  if (!calls_.free_.empty()) {
+    index = calls_.free_.back();
+    calls_.free_.pop_back();
+    calls_.calls_[index] = std::move(fn);
+  } else {
+    index = static_cast<std::uint32_t>(calls_.calls_.size());
+    calls_.calls_.push_back(std::move(fn));
+  }
+  return schedule_at(at, &calls_, 0, index);
+}
+
+void Simulation::CallHandler::handle_event(std::uint32_t, std::uint64_t arg) {
+  // Moved out first: the call may schedule further calls, which may grow the vector.
+  std::function<void()> fn = std::move(calls_[arg]);
+  calls_[arg] = nullptr;
+  free_.push_back(static_cast<std::uint32_t>(arg));
+  fn();
+}
+
+bool Simulation::cancel(EventId id) {
+  if (!pending(id)) return false;
+  if (slots_[id.slot].handler == &calls_) {
+    const auto index = slots_[id.slot].arg;
+    calls_.calls_[index] = nullptr;
+    calls_.free_.push_back(static_cast<std::uint32_t>(index));
+  }
+  release_slot(id.slot);
+  return true;
+}
+
+bool Simulation::step() {
+  while (!heap_.empty()) {
+    const Entry e = heap_pop();
+    Slot& s = slots_[e.slot];
+    if (s.seq != e.seq) continue;  // cancelled; its slot may already serve a newer event
+    now_ = e.time;
+    EventHandler* handler = s.handler;
+    const std::uint32_t kind = s.kind;
+    const std::uint64_t arg = s.arg;
+    release_slot(e.slot);  // before the call, so the handler may reuse the slot at once
+    ++executed_;
+    handler->handle_event(kind, arg);
+    return true;
+  }
+  return false;
+}
+
+void Simulation::run_until(Time until) {
+  stopped_ = false;
+  while (!stopped_ && !heap_.empty()) {
+    // Stale (cancelled) entries at the front must not decide whether the next real event is past `until`.
+    const Entry& top = heap_.front();
+    if (slots_[top.slot].seq != top.seq) {
+      heap_pop();
+      continue;
+    }
+    if (top.time > until) break;
+    step();
+  }
+  if (!stopped_ && until != kTimeMax && until > now_) now_ = until;
+}
+
+void Simulation::heap_push(Entry e) {
+  heap_.push_back(e);
+  std::size_t i = heap_.size() - 1;
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 4;
+    if (!earlier(e, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    i = parent;
+  }
+  heap_[i] = e;
+}
+
+Simulation::Entry Simulation::heap_pop() {
+  const Entry top = heap_.front();
+  const Entry last = heap_.back();
+  heap_.pop_back();
+  const std::size_t n = heap_.size();
+  if (n == 0) return top;
+  std::size_t i = 0;
+  for (;;) {
+    const std::size_t first = 4 * i + 1;
+    if (first >= n) break;
+    std::size_t best = first;
+    const std::size_t end = first + 4 < n ? first + 4 : n;
+    for (std::size_t c = first + 1; c < end; ++c) {
+      if (earlier(heap_[c], heap_[best])) best = c;
+    }
+    if (!earlier(heap_[best], last)) break;
+    heap_[i] = heap_[best];
+    i = best;
+  }
+  heap_[i] = last;
+  return top;
+}
+
+}  // namespace sim

@@ -1,0 +1,102 @@
+// The simulation kernel: simulated time, a (time, sequence)-ordered event queue with cancellable events, and run loops.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "sim/assert.hpp"
+#include "sim/time.hpp"
+
+namespace sim {
+
+// A component that receives events. An event carries a small kind code and a 64-bit argument, so scheduling one
+// allocates nothing: no std::function or shared_ptr per event on the hot path.
+class EventHandler {
+ public:
+  virtual void handle_event(std::uint32_t kind, std::uint64_t arg) = 0;
+
+ protected:
+  ~EventHandler() = default;
+};
+
+// A handle to a scheduled event: the slot it occupies and the sequence number it was given. The sequence number
+// makes a stale handle harmless: once the event ran or was cancelled, its slot's sequence no longer matches.
+struct EventId {
+  std::uint32_t slot = 0;
+  std::uint64_t seq = 0;
+  [[nodiscard]] bool valid() const { return seq != 0; }
+};
+
+class Simulation {
+ public:
+  Simulation() = default;
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
+
+  [[nodiscard]] Time now() const { return now_; }
+
+  EventId schedule_at(Time at, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0);
+  EventId schedule_in(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0) {
+    RPSIM_ASSERT(delay >= 0, "events cannot be scheduled in the past");
+    return schedule_at(now_ + delay, handler, kind, arg);
+  }
+  // For rare, irregular events (a scripted restart, a test's probe). Not for the hot path.
+  EventId call_at(Time at, std::function<void()> fn);
+
+  // Cancels a pending event. Returns false when it already ran or was cancelled. The queue entry is dropped
+  // lazily when it reaches the front, which keeps cancel O(1).
+  bool cancel(EventId id);
+  [[nodiscard]] bool pending(EventId id) const {
+    return id.valid() && id.slot < slots_.size() && slots_[id.slot].seq == id.seq;
+  }
+
+  // Runs the earliest event. Returns false when there is none.
+  bool step();
+  // Runs events with time <= until, then sets now() to until (if it is later). Stops early if stop() is called.
+  void run_until(Time until);
+  // Runs until the queue is empty or stop() is called.
+  void run() { run_until(kTimeMax); }
+  void stop() { stopped_ = true; }
+
+  [[nodiscard]] std::uint64_t events_executed() const { return executed_; }
+  [[nodiscard]] std::size_t queued() const { return heap_.size(); }
+
+ private:
+  struct Entry {
+    Time time;
+    std::uint64_t seq;  // global insertion order: ties in time run first-scheduled-first
+    std::uint32_t slot;
+  };
+  struct Slot {
+    EventHandler* handler;
+    std::uint64_t arg;
+    std::uint64_t seq;  // 0 when free
+    std::uint32_t kind;
+  };
+  class CallHandler final : public EventHandler {
+   public:
+    void handle_event(std::uint32_t kind, std::uint64_t arg) override;
+    std::vector<std::function<void()>> calls_;
+    std::vector<std::uint32_t> free_;
+  };
+
+  static bool earlier(const Entry& a, const Entry& b) {
+    return a.time < b.time || (a.time == b.time && a.seq < b.seq);
+  }
+  void heap_push(Entry e);
+  Entry heap_pop();
+  std::uint32_t allocate_slot();
+  void release_slot(std::uint32_t slot);
+
+  Time now_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t executed_ = 0;
+  bool stopped_ = false;
+  std::vector<Entry> heap_;  // 4-ary min-heap: shallower than binary, and a node's children share a cache line
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  CallHandler calls_;
+};
+
+}  // namespace sim
