@@ -1,0 +1,141 @@
+// The world's description as plain structs: what the models take, and what the JSON scenario format maps onto.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/distribution.hpp"
+#include "sim/time.hpp"
+
+namespace models {
+
+using sim::Distribution;
+using sim::Time;
+
+// A machine. Logical CPU ids follow Linux's usual x86 enumeration: cpu = thread * cores + core, so with 4 cores and
+// 2 threads per core, cpus 0 and 4 are hyperthread siblings of core 0.
+struct HostConfig {
+  std::string name;
+  std::uint32_t address = 0;  // IPv4, host order (10.0.0.1 == 0x0a000001)
+  int cores = 1;
+  int threads_per_core = 1;
+  // Throughput of a core whose two hardware threads are both busy, relative to one busy thread: a busy pair does
+  // 1.2x one thread's work, so each sibling runs at 0.6 (the kernel's old smt_gain modelled ~1.15x).
+  double smt_pair_throughput = 1.2;
+  [[nodiscard]] int cpus() const { return cores * threads_per_core; }
+};
+
+struct NetworkConfig {
+  Time latency = 50 * sim::kMicrosecond;           // one way, between two hosts
+  Time loopback_latency = 10 * sim::kMicrosecond;  // one way, within a host
+  // Network-stack (softirq) CPU per packet, charged to the CPU that consumes the packet (receive side).
+  Time softirq_per_packet = 0;
+  Time syn_retry = 1 * sim::kSecond;  // first SYN retransmission timeout (doubles per retry)
+  int syn_retries = 6;                // Linux tcp_syn_retries
+};
+
+enum class HashFormula { kLinux615, kLinux614 };
+enum class Steering { kHash, kBpfCpu, kIncomingCpu, kLeastConnections };
+
+struct KernelConfig {
+  HashFormula hash = HashFormula::kLinux615;
+  Steering steering = Steering::kHash;
+  bool tcp_migrate_req = false;
+  bool wildcard_listener = true;  // listeners bound to 0.0.0.0 hash with local address 0
+  int listen_backlog = 128;       // PgBouncer's listen_backlog default
+  std::optional<std::uint32_t> hash_secret;  // fixed secret + netns mix; drawn per replication when unset
+  int port_range_low = 32768;                // net.ipv4.ip_local_port_range
+  int port_range_high = 60999;
+  bool tw_reuse = true;  // tcp_tw_reuse: Linux's default 2 allows it on loopback; set false for remote clients
+};
+
+enum class PoolMode { kSession, kTransaction, kStatement };
+enum class RestartMode { kWaitForClients, kDisconnect };
+
+// Pooler CPU per unit of work; each is charged on the process's own hardware thread, in its single event loop.
+struct PoolerCpuConfig {
+  Distribution query = Distribution::constant(11'500);   // per client message forwarded to a server
+  Distribution result = Distribution::constant(11'500);  // per server response forwarded to a client
+  Distribution login = Distribution::constant(60'000);   // accept + startup + authentication of a client
+  Distribution server_login = Distribution::constant(40'000);  // opening and authenticating a server connection
+};
+
+struct PoolerConfig {
+  std::string host;
+  int processes = 2;
+  // One CPU list per process (empty list: left to the OS scheduler); an empty outer vector leaves all to the OS.
+  std::vector<std::vector<int>> pinning;
+  std::uint32_t listen_addr = 0;  // 0 = wildcard
+  std::uint16_t listen_port = 6432;
+  int pods = 1;  // groups of `processes` behind a Kubernetes-like Service, each pod its own address and group
+  bool service_round_robin = false;  // the Service's choice of pod: random (iptables) or round robin (IPVS)
+  PoolMode pool_mode = PoolMode::kTransaction;
+  int default_pool_size = 20;
+  int min_pool_size = 0;
+  int reserve_pool_size = 0;
+  Time reserve_pool_timeout = 5 * sim::kSecond;
+  int max_client_conn = 100;
+  int max_db_connections = 0;  // per database per process; 0 = unlimited
+  Time query_wait_timeout = 120 * sim::kSecond;  // 0 = wait forever
+  Time server_login_retry = 15 * sim::kSecond;
+  bool server_round_robin = false;  // false: LIFO reuse of idle servers, like PgBouncer's default
+  PoolerCpuConfig cpu;
+};
+
+struct PostgresConfig {
+  std::string host;
+  int max_connections = 100;
+  Distribution backend_startup = Distribution::constant(1'500'000);  // CPU to fork and initialise a backend
+  Distribution reset_query = Distribution::constant(50'000);  // server_reset_query (session mode), CPU
+};
+
+enum class LoopMode { kClosed, kOpen };
+enum class ConnectionMode { kPersistent, kPerTransaction };
+
+struct ClientGroupConfig {
+  std::string name;
+  int count = 1;
+  std::vector<std::string> hosts;  // clients are spread round-robin over these hosts
+  std::string database = "app";
+  std::string user = "app";
+  LoopMode mode = LoopMode::kClosed;
+  double rate = 0;                      // open loop: transactions per second per client (Poisson)
+  Distribution think_time;              // closed loop: between transactions
+  ConnectionMode connection = ConnectionMode::kPersistent;
+  std::optional<Distribution> lifetime;  // persistent connections reconnect after this long (at a transaction end)
+  Distribution reconnect_delay;          // after a disconnect, an error or a refused login
+  int queries_per_transaction = 1;
+  Distribution server_cpu = Distribution::constant(200'000);  // per query, backend CPU on the database host
+  Distribution server_wait;                                   // per query, non-CPU time (I/O, pg_sleep)
+  Distribution client_cpu;           // per transaction, on the client host (e.g. pgbench's own CPU)
+  int client_threads = 1;            // like pgbench -j: event loops on each client host that share its clients
+  Time start = 0;                    // connections start uniformly spread over [0, start]
+  // Per-client work multiplier for weighted (heavy / light) groups: scales server and pooler CPU per query.
+  double weight = 1.0;
+};
+
+struct RestartConfig {
+  Time at = 0;
+  int process = 0;  // global process index (pod * processes + index within the pod)
+  RestartMode mode = RestartMode::kWaitForClients;
+  Time downtime = 1 * sim::kSecond;  // between the process exiting and its replacement listening
+  Time drain_timeout = 30 * sim::kSecond;  // wait_for_clients: clients still connected then are disconnected
+};
+
+struct WorldConfig {
+  std::vector<HostConfig> hosts;
+  NetworkConfig network;
+  KernelConfig kernel;
+  PoolerConfig pooler;
+  PostgresConfig postgres;
+  std::vector<ClientGroupConfig> clients;
+  std::vector<RestartConfig> restarts;
+  // A given connection-to-process assignment: per process, how many of the persistent clients it holds. When set,
+  // the kernel's choice is replaced for persistent clients' first connections (to condition on a measured spread).
+  std::vector<int> assignment;
+  Time timeseries_interval = 0;  // 0 = no time series
+};
+
+}  // namespace models
