@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "models/jhash.hpp"
 #include "sim/distribution.hpp"
 #include "sim/time.hpp"
 
@@ -36,7 +37,6 @@ struct NetworkConfig {
   int syn_retries = 6;                // Linux tcp_syn_retries
 };
 
-enum class HashFormula { kLinux615, kLinux614 };
 enum class Steering { kHash, kBpfCpu, kIncomingCpu, kLeastConnections };
 
 struct KernelConfig {
@@ -48,7 +48,9 @@ struct KernelConfig {
   std::optional<std::uint32_t> hash_secret;  // fixed secret + netns mix; drawn per replication when unset
   int port_range_low = 32768;                // net.ipv4.ip_local_port_range
   int port_range_high = 60999;
-  bool tw_reuse = true;  // tcp_tw_reuse: Linux's default 2 allows it on loopback; set false for remote clients
+  // tcp_tw_reuse: false is Linux's default (2), which lets connect() reuse a TIME_WAIT tuple only on loopback;
+  // true is 1, reuse everywhere. Without reuse, -C style churn from one client address runs out of ports.
+  bool tw_reuse = false;
 };
 
 enum class PoolMode { kSession, kTransaction, kStatement };
