@@ -1,0 +1,103 @@
+// A connection from an application to rpool: startup, authentication, then queries relayed to a pooled server.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "pooler/auth.hpp"
+#include "pooler/event_loop.hpp"
+#include "pooler/stream.hpp"
+
+namespace rpool {
+
+class Worker;
+class Pool;
+class ServerConn;
+
+class ClientConn : public IoHandler {
+ public:
+  enum class State { startup, auth, wait_params, ready, admin, closed };
+
+  ClientConn(Worker& worker, int fd, bool is_unix);
+  ~ClientConn() override;
+
+  void on_io(uint32_t events) override;
+
+  // Called by the pool when a server is assigned (at once from request_server, or later from the queue).
+  void on_server_linked(ServerConn* server);
+  // Called by the server when it releases itself at ReadyForQuery (transaction and statement mode).
+  void on_server_released();
+  // Server bytes to the client. Returns false when the client's output is over the backpressure mark.
+  void send_from_server(const char* data, size_t n);
+  // The server died under the client.
+  void on_server_lost(const std::string& message);
+  // Disconnect with a FATAL error sent first (empty sqlstate: no error message).
+  void fail(const char* sqlstate, const std::string& message);
+  void close(const char* reason);
+  void send(const std::string& bytes);
+  void resume_reading() { update_interest(); }
+  bool output_backlogged() const;
+
+  State state() const { return state_; }
+  const char* state_name() const;
+  Pool* pool() const { return pool_; }
+  ServerConn* server() const { return server_; }
+  bool waiting() const { return waiting_; }
+  const std::string& user() const { return user_; }
+  const std::string& database() const { return database_; }
+  const std::string& application_name() const { return application_name_; }
+  int fd() const { return stream_.fd(); }
+  bool is_unix() const { return is_unix_; }
+  int64_t connect_time_unix() const { return connect_time_unix_; }
+  int64_t created_us() const { return created_us_; }
+  int64_t wait_start_us() const { return wait_start_us_; }
+  int64_t last_active_us() const { return last_active_us_; }
+  uint32_t cancel_pid() const { return cancel_pid_; }
+  uint32_t cancel_key() const { return cancel_key_; }
+  uint64_t id() const { return reinterpret_cast<uint64_t>(this); }
+
+ private:
+  void handle_startup();
+  void handle_auth();
+  void handle_password(const char* body, size_t n);
+  void begin_login(const std::string& user, const std::string& database);
+  void auth_succeeded();
+  void finish_login();
+  void relay_to_server();
+  void handle_admin();
+  void update_interest();
+  bool flush_or_close();
+  void release_server();
+
+  Worker& worker_;
+  Stream stream_;
+  bool is_unix_;
+  State state_ = State::startup;
+  Pool* pool_ = nullptr;
+  ServerConn* server_ = nullptr;
+  bool waiting_ = false;
+  bool counted_active_ = false;
+  bool in_relay_ = false;
+  bool admin_ = false;
+  bool registered_ = false;
+  uint32_t interest_ = 0;
+  uint32_t skip_ = 0;  // bytes of the current message still to relay
+  std::string user_;
+  std::string database_;
+  std::string application_name_;
+  std::string secret_;  // auth_file entry
+  bool user_known_ = false;
+  char md5_salt_[4] = {0, 0, 0, 0};
+  bool use_scram_ = false;
+  int scram_step_ = 0;
+  std::unique_ptr<auth::ScramServer> scram_;
+  uint32_t cancel_pid_ = 0;
+  uint32_t cancel_key_ = 0;
+  int64_t created_us_;
+  int64_t connect_time_unix_;
+  int64_t wait_start_us_ = 0;
+  int64_t last_active_us_ = 0;
+};
+
+}  // namespace rpool

@@ -1,0 +1,69 @@
+// epoll wrapper: one fd per handler, errors in epoll_ctl are tier-1 because they mean our bookkeeping is wrong.
+#include "pooler/event_loop.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "pooler/log.hpp"
+
+namespace rpool {
+
+EventLoop::EventLoop() {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) die("epoll_create1 failed: %s", strerror(errno));
+}
+
+EventLoop::~EventLoop() { close(epfd_); }
+
+void EventLoop::add(int fd, uint32_t events, IoHandler* handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) die("epoll_ctl(ADD, fd %d) failed: %s", fd, strerror(errno));
+}
+
+void EventLoop::modify(int fd, uint32_t events, IoHandler* handler) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = handler;
+  if (epoll_ctl(epfd_, EPOLL_CTL_MOD, fd, &ev) != 0) die("epoll_ctl(MOD, fd %d) failed: %s", fd, strerror(errno));
+}
+
+void EventLoop::remove(int fd) {
+  if (epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != ENOENT && errno != EBADF)
+    log_error("epoll_ctl(DEL, fd %d) failed: %s", fd, strerror(errno));
+}
+
+int64_t EventLoop::now_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
+void EventLoop::run(int tick_ms, const std::function<void()>& tick, const std::function<void()>& after_batch) {
+  running_ = true;
+  constexpr int kMaxEvents = 256;
+  epoll_event events[kMaxEvents];
+  int64_t next_tick = now_us() + tick_ms * 1000;
+  while (running_) {
+    int64_t wait_ms = (next_tick - now_us()) / 1000;
+    if (wait_ms < 0) wait_ms = 0;
+    int n = epoll_wait(epfd_, events, kMaxEvents, static_cast<int>(wait_ms));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("epoll_wait failed: %s", strerror(errno));
+    }
+    for (int i = 0; i < n; ++i) static_cast<IoHandler*>(events[i].data.ptr)->on_io(events[i].events);
+    after_batch();
+    if (now_us() >= next_tick) {
+      tick();
+      after_batch();
+      next_tick = now_us() + tick_ms * 1000;
+    }
+  }
+}
+
+}  // namespace rpool

@@ -1,0 +1,154 @@
+// The worker's periodic duties: timeouts, pool maintenance, shutdown progress and publishing figures.
+#include <sched.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <vector>
+
+#include "pooler/client_conn.hpp"
+#include "pooler/listener.hpp"
+#include "pooler/log.hpp"
+#include "pooler/pool.hpp"
+#include "pooler/server_conn.hpp"
+#include "pooler/worker.hpp"
+
+namespace rpool {
+
+void Worker::janitor_tick() {
+  int64_t now = EventLoop::now_us();
+  for (const auto& p : pools_) p->janitor(now);
+
+  std::vector<ClientConn*> expired;
+  int64_t login_limit = static_cast<int64_t>(config_.client_login_timeout * 1e6);
+  int64_t idle_limit = static_cast<int64_t>(config_.client_idle_timeout * 1e6);
+  for (ClientConn* c : clients_) {
+    bool logging_in = c->state() == ClientConn::State::startup || c->state() == ClientConn::State::auth;
+    if (logging_in && login_limit > 0 && now - c->created_us() > login_limit) expired.push_back(c);
+    else if (c->state() == ClientConn::State::ready && !c->server() && !c->waiting() && idle_limit > 0 &&
+             now - c->last_active_us() > idle_limit)
+      expired.push_back(c);
+  }
+  for (ClientConn* c : expired) {
+    if (c->state() == ClientConn::State::ready) c->fail("08P01", "client_idle_timeout");
+    else c->fail("08P01", "client_login_timeout");
+  }
+
+  if (private_fd_ < 0 && !shutting_down_) open_private_socket();
+
+  if (shutting_down_) {
+    if (clients_.empty()) {
+      log_info("all clients gone, shutting down");
+      loop_.stop();
+    } else if (now >= shutdown_deadline_us_) {
+      log_info("shutdown_timeout reached with %d clients left; closing them", client_count());
+      std::vector<ClientConn*> left(clients_.begin(), clients_.end());
+      for (ClientConn* c : left) c->fail("57P01", "pooler is shutting down");
+      loop_.stop();
+    }
+    for (const auto& p : pools_) p->close_idle_servers();
+  }
+  // Publish about every half second: the admin console of another worker reads these figures.
+  static int ticks = 0;
+  if (++ticks % 5 == 0) publish_stats();
+}
+
+void Worker::publish_stats() {
+  // A worker draining in a rolling restart gives its slot to its successor.
+  if (shutting_down_) return;
+  WorkerSlot& slot = shared_->workers[index_];
+  int64_t now = EventLoop::now_us();
+  int64_t wall = static_cast<int64_t>(time(nullptr));
+  slot_begin_write(slot);
+  slot.pid = getpid();
+  slot.cpu = sched_getcpu();
+  slot.started = started_unix_;
+  slot.clients = client_count();
+  slot.servers = server_count();
+  int waiting = 0;
+  uint64_t xacts = 0, queries = 0, logins = 0;
+  int np = 0;
+  for (const auto& p : pools_) {
+    waiting += p->cl_waiting();
+    const PoolCounters& c = p->counters();
+    xacts += c.xact_count;
+    queries += c.query_count;
+    logins += c.client_logins;
+    if (np >= kMaxPoolRows) continue;
+    PoolRow& row = slot.pools[np++];
+    copy_text(row.database, p->database());
+    copy_text(row.user, p->server_user());
+    copy_text(row.pool_mode, pool_mode_name(p->mode()));
+    row.cl_active = p->cl_active - p->cl_waiting();
+    row.cl_waiting = p->cl_waiting();
+    row.sv_active = p->sv_active();
+    row.sv_idle = p->sv_idle();
+    row.sv_used = p->sv_total() - p->sv_active() - p->sv_idle() - p->sv_login();
+    row.sv_login = p->sv_login();
+    row.maxwait_us = p->max_wait_us(now);
+    row.xact_count = c.xact_count;
+    row.query_count = c.query_count;
+    row.server_assignments = c.server_assignments;
+    row.bytes_received = c.bytes_received;
+    row.bytes_sent = c.bytes_sent;
+    row.xact_time_us = c.xact_time_us;
+    row.query_time_us = c.query_time_us;
+    row.wait_time_us = c.wait_time_us;
+    row.client_logins = c.client_logins;
+  }
+  slot.n_pools = np;
+  slot.waiting = waiting;
+  slot.xact_count = xacts;
+  slot.query_count = queries;
+  slot.client_logins = logins;
+  int nc = 0;
+  for (ClientConn* c : clients_) {
+    if (nc >= kMaxConnRows) break;
+    ConnRow& row = slot.conns[nc++];
+    row.type = 'C';
+    copy_text(row.user, c->user());
+    copy_text(row.database, c->database());
+    copy_text(row.state, c->state_name());
+    std::string addr;
+    int port = 0;
+    describe_peer(c->fd(), false, &addr, &port);
+    copy_text(row.addr, addr);
+    row.port = port;
+    describe_peer(c->fd(), true, &addr, &port);
+    copy_text(row.local_addr, addr);
+    row.local_port = port;
+    row.connect_time = c->connect_time_unix();
+    row.request_time = wall - (now - c->last_active_us()) / 1000000;
+    row.wait_us = c->waiting() ? now - c->wait_start_us() : 0;
+    row.ptr = c->id();
+    row.link = c->server() ? c->server()->id() : 0;
+    row.remote_pid = static_cast<int32_t>(c->cancel_pid());
+    copy_text(row.application_name, c->application_name());
+  }
+  for (ServerConn* s : servers_) {
+    if (nc >= kMaxConnRows) break;
+    ConnRow& row = slot.conns[nc++];
+    row.type = 'S';
+    copy_text(row.user, s->pool().server_user());
+    copy_text(row.database, s->pool().database());
+    copy_text(row.state, s->state_name());
+    std::string addr;
+    int port = 0;
+    describe_peer(s->fd(), false, &addr, &port);
+    copy_text(row.addr, addr);
+    row.port = port;
+    describe_peer(s->fd(), true, &addr, &port);
+    copy_text(row.local_addr, addr);
+    row.local_port = port;
+    row.connect_time = s->connect_time_unix();
+    row.request_time = row.connect_time;
+    row.wait_us = 0;
+    row.ptr = s->id();
+    row.link = s->client() ? s->client()->id() : 0;
+    row.remote_pid = static_cast<int32_t>(s->backend_pid());
+    copy_text(row.application_name, "");
+  }
+  slot.n_conns = nc;
+  slot_end_write(slot);
+}
+
+}  // namespace rpool

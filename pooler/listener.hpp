@@ -1,0 +1,23 @@
+// Sockets: the SO_REUSEPORT TCP listener each worker opens, unix listeners, and outgoing connects.
+#pragma once
+
+#include <string>
+
+namespace rpool {
+
+// Each worker calls this itself, so the kernel's reuseport group holds one socket per worker in start order.
+// Returns -1 after logging which call failed.
+[[nodiscard]] int open_reuseport_listener(const std::string& addr, int port, int backlog);
+// A unix listener at dir/.s.PGSQL.port (a stale socket file is replaced). -1 on failure.
+[[nodiscard]] int open_unix_listener(const std::string& dir, int port, int backlog);
+std::string unix_socket_path(const std::string& dir, int port);
+// A listener in the abstract unix namespace (no file): workers' private sockets for forwarded cancels.
+[[nodiscard]] int open_abstract_listener(const std::string& name, bool quiet);
+// Non-blocking connect to host:port, to host/.s.PGSQL.port when host starts with '/', or to the abstract
+// unix socket named by the rest of host when it starts with '@'. -1 on immediate failure.
+[[nodiscard]] int connect_nonblocking(const std::string& host, int port, std::string* error);
+// Peer address text and port for SHOW CLIENTS ("unix" for unix sockets).
+void describe_peer(int fd, bool local, std::string* addr, int* port);
+void set_nodelay(int fd);
+
+}  // namespace rpool

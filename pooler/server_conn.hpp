@@ -1,0 +1,89 @@
+// A connection from rpool to Postgres: login (trust/md5/SCRAM), then relaying the results to its linked client.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "pooler/auth.hpp"
+#include "pooler/event_loop.hpp"
+#include "pooler/stream.hpp"
+
+namespace rpool {
+
+class Worker;
+class Pool;
+class ClientConn;
+
+class ServerConn : public IoHandler {
+ public:
+  enum class State { connecting, login, idle, active, resetting, closed };
+
+  ServerConn(Worker& worker, Pool& pool);
+  ~ServerConn() override;
+
+  // Starts the non-blocking connect. False when it failed at once (the pool has been told).
+  [[nodiscard]] bool start();
+  void on_io(uint32_t events) override;
+
+  // Pool-side transitions.
+  void link(ClientConn* client);
+  void park();  // now on the pool's idle list
+  // The linked client went away. A server that is not clean is closed, never reused.
+  void client_gone();
+  // Client bytes to forward; counts the messages that each produce one ReadyForQuery.
+  // ends_at_sync: the bytes end right after a Sync/Query/FunctionCall, so a ReadyForQuery may end the turn.
+  void send_from_client(const char* data, size_t n, int expected_ready, bool ends_at_sync);
+  bool output_backlogged() const;
+  void resume_reading() { update_interest(); }
+  void close(const char* reason);
+
+  State state() const { return state_; }
+  const char* state_name() const;
+  bool clean() const {
+    return pending_ready_ == 0 && tx_status_ == 'I' && tail_synced_ && state_ != State::closed;
+  }
+  Pool& pool() { return pool_; }
+  ClientConn* client() const { return client_; }
+  uint32_t backend_pid() const { return backend_pid_; }
+  uint32_t backend_key() const { return backend_key_; }
+  int fd() const { return stream_.fd(); }
+  int64_t connect_time_unix() const { return connect_time_unix_; }
+  int64_t idle_since_us() const { return idle_since_us_; }
+  int64_t created_us() const { return created_us_; }
+  uint64_t id() const { return reinterpret_cast<uint64_t>(this); }
+
+ private:
+  void handle_login_input();
+  void handle_login_message(char type, const char* body, size_t n);
+  void relay_to_client();
+  void handle_reset_input();
+  void update_interest();
+  void send_raw(const std::string& bytes);
+  bool flush_or_close();
+  void login_done();
+  void login_failed(const std::string& message, const char* sqlstate);
+  void set_state(State next);
+
+  Worker& worker_;
+  Pool& pool_;
+  Stream stream_;
+  State state_ = State::connecting;
+  ClientConn* client_ = nullptr;
+  uint32_t interest_ = 0;
+  bool registered_ = false;
+  int pending_ready_ = 0;   // ReadyForQuery messages still owed for what was forwarded
+  char tx_status_ = 'I';
+  bool tail_synced_ = true;
+  uint32_t skip_ = 0;       // bytes of the current message still to relay
+  uint32_t backend_pid_ = 0;
+  uint32_t backend_key_ = 0;
+  std::string login_params_;
+  std::unique_ptr<auth::ScramClient> scram_;
+  int64_t created_us_;
+  int64_t connect_time_unix_;
+  int64_t idle_since_us_ = 0;
+  int64_t linked_at_us_ = 0;
+};
+
+}  // namespace rpool

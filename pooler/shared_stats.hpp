@@ -1,0 +1,78 @@
+// The shared-memory block where every worker publishes its figures, so any worker's admin console shows all.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <string_view>
+#include <cstdint>
+#include <vector>
+
+namespace rpool {
+
+constexpr int kMaxWorkers = 64;
+constexpr int kMaxPoolRows = 128;
+constexpr int kMaxConnRows = 2048;
+
+struct PoolRow {
+  char database[64];
+  char user[64];
+  char pool_mode[16];
+  int32_t cl_active, cl_waiting, sv_active, sv_idle, sv_used, sv_login;
+  int64_t maxwait_us;
+  uint64_t xact_count, query_count, server_assignments, bytes_received, bytes_sent;
+  uint64_t xact_time_us, query_time_us, wait_time_us, client_logins;
+};
+
+struct ConnRow {
+  char type;  // 'C' client, 'S' server
+  char user[64];
+  char database[64];
+  char state[24];
+  char addr[48];
+  int32_t port;
+  char local_addr[48];
+  int32_t local_port;
+  int64_t connect_time;  // unix seconds
+  int64_t request_time;
+  int64_t wait_us;
+  uint64_t ptr;
+  uint64_t link;
+  int32_t remote_pid;
+  char application_name[64];
+};
+
+struct WorkerSlot {
+  std::atomic<uint32_t> seq;  // odd while the owner writes
+  int32_t pid;
+  int32_t cpu;
+  int64_t started;  // unix seconds
+  int32_t clients, servers, waiting;
+  uint64_t xact_count, query_count, client_logins, restarts;
+  int32_t n_pools;
+  int32_t n_conns;
+  PoolRow pools[kMaxPoolRows];
+  ConnRow conns[kMaxConnRows];
+};
+
+struct SharedBlock {
+  int32_t n_workers;
+  std::atomic<uint64_t> rolling_restart_resets;
+  WorkerSlot workers[kMaxWorkers];
+};
+
+// Maps the block (MAP_SHARED, anonymous) before fork so all workers see it.
+SharedBlock* shared_block_create(int n_workers);
+
+// The writer's side: begin/end bracket one snapshot of a worker's own slot.
+void slot_begin_write(WorkerSlot& slot);
+void slot_end_write(WorkerSlot& slot);
+// The reader's side: a consistent copy of one slot (retries while the owner writes). False if never written.
+bool slot_read(const WorkerSlot& slot, WorkerSlot& out);
+
+void copy_text(char* dst, size_t cap, const std::string_view& src);
+template <size_t N>
+void copy_text(char (&dst)[N], const std::string_view& src) {
+  copy_text(dst, N, src);
+}
+
+}  // namespace rpool

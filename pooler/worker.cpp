@@ -1,0 +1,279 @@
+// A worker process: opens its own SO_REUSEPORT listener, accepts clients and runs their pools on one event loop.
+#include "pooler/worker.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "pooler/auth.hpp"
+#include "pooler/cancel.hpp"
+#include "pooler/client_conn.hpp"
+#include "pooler/listener.hpp"
+#include "pooler/log.hpp"
+#include "pooler/pool.hpp"
+#include "pooler/protocol.hpp"
+#include "pooler/server_conn.hpp"
+
+namespace rpool {
+
+namespace {
+
+class ListenHandler : public IoHandler {
+ public:
+  ListenHandler(Worker& worker, int fd, bool is_unix) : worker_(worker), fd_(fd), is_unix_(is_unix) {}
+  void on_io(uint32_t) override { worker_.on_accept(fd_, is_unix_); }
+
+ private:
+  Worker& worker_;
+  int fd_;
+  bool is_unix_;
+};
+
+class SignalHandler : public IoHandler {
+ public:
+  explicit SignalHandler(Worker& worker) : worker_(worker) {}
+  void on_io(uint32_t) override { worker_.on_signal(); }
+
+ private:
+  Worker& worker_;
+};
+
+}  // namespace
+
+std::string worker_private_socket(int port, int index) {
+  return "@rpool-" + std::to_string(port) + "-w" + std::to_string(index);
+}
+
+Worker::Worker(Config config, int index, SharedBlock* shared, int shared_unix_fd)
+    : config_(std::move(config)), index_(index), shared_(shared), shared_unix_fd_(shared_unix_fd) {}
+
+Worker::~Worker() = default;
+
+int Worker::run(int ready_fd) {
+  log_set_role("worker " + std::to_string(index_));
+  log_set_verbose(config_.verbose);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  started_unix_ = static_cast<int64_t>(time(nullptr));
+  if (!config_.cpu_affinity.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(config_.cpu_affinity[index_], &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+      log_warn("sched_setaffinity(cpu %d) failed: %s", config_.cpu_affinity[index_], strerror(errno));
+  }
+  try {
+    users_ = load_auth_file(config_.auth_file);
+  } catch (const ConfigError& e) {
+    log_error("%s", e.what());
+    return 1;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&set, s);
+  signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (signal_fd_ < 0) {
+    log_error("signalfd failed: %s", strerror(errno));
+    return 1;
+  }
+  handlers_.push_back(std::make_unique<SignalHandler>(*this));
+  loop_.add(signal_fd_, EPOLLIN, handlers_.back().get());
+
+  tcp_fd_ = open_reuseport_listener(config_.listen_addr, config_.listen_port, config_.listen_backlog);
+  if (tcp_fd_ < 0) return 1;
+  handlers_.push_back(std::make_unique<ListenHandler>(*this, tcp_fd_, false));
+  loop_.add(tcp_fd_, EPOLLIN, handlers_.back().get());
+  if (shared_unix_fd_ >= 0) {
+    handlers_.push_back(std::make_unique<ListenHandler>(*this, shared_unix_fd_, true));
+    loop_.add(shared_unix_fd_, EPOLLIN | EPOLLEXCLUSIVE, handlers_.back().get());
+  }
+  open_private_socket();
+
+  char ready = 'R';
+  if (write(ready_fd, &ready, 1) != 1) log_warn("write() to the supervisor's ready pipe failed: %s", strerror(errno));
+  close(ready_fd);
+  log_info("listening on %s:%d (SO_REUSEPORT)%s", config_.listen_addr.c_str(), config_.listen_port,
+           shared_unix_fd_ >= 0 ? " and the shared unix socket" : "");
+  publish_stats();
+  loop_.run(100, [this] { janitor_tick(); }, [this] { free_closed(); });
+  log_info("worker exits");
+  return 0;
+}
+
+void Worker::open_private_socket() {
+  if (private_fd_ >= 0) return;
+  // While a predecessor drains in a rolling restart it still holds the name; retried by the janitor.
+  private_fd_ = open_abstract_listener(worker_private_socket(config_.listen_port, index_).substr(1), true);
+  if (private_fd_ < 0) return;
+  handlers_.push_back(std::make_unique<ListenHandler>(*this, private_fd_, true));
+  loop_.add(private_fd_, EPOLLIN, handlers_.back().get());
+}
+
+void Worker::on_accept(int listen_fd, bool is_unix) {
+  for (int i = 0; i < 64; ++i) {  // several clients may be queued; take them in one wake-up
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      if (errno == ECONNABORTED) continue;
+      log_error("accept4() failed: %s", strerror(errno));
+      return;
+    }
+    if (!is_unix) set_nodelay(fd);
+    auto* client = new ClientConn(*this, fd, is_unix);
+    clients_.insert(client);
+  }
+}
+
+void Worker::on_signal() {
+  signalfd_siginfo info{};
+  while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    switch (info.ssi_signo) {
+      case SIGHUP: reload(); break;
+      case SIGTERM: request_shutdown("SIGTERM"); break;
+      case SIGINT:
+      case SIGQUIT:
+        log_info("immediate shutdown (signal %u)", info.ssi_signo);
+        loop_.stop();
+        break;
+      default: break;
+    }
+  }
+}
+
+const std::string* Worker::user_secret(const std::string& user) const {
+  auto it = users_.find(user);
+  return it == users_.end() ? nullptr : &it->second;
+}
+
+Pool* Worker::pool_for(const DatabaseEntry& entry, const std::string& client_db, const std::string& client_user,
+                       std::string* error) {
+  std::string server_user = entry.user.empty() ? client_user : entry.user;
+  for (const auto& p : pools_)
+    if (p->database() == client_db && p->server_user() == server_user) return p.get();
+  std::string password = entry.user.empty() ? "" : entry.password;
+  if (password.empty()) {
+    if (const std::string* s = user_secret(server_user)) password = *s;
+  }
+  if (pools_.size() >= static_cast<size_t>(kMaxPoolRows)) {
+    *error = "too many pools in one worker";
+    return nullptr;
+  }
+  std::string dbname = entry.dbname.empty() ? client_db : entry.dbname;
+  pools_.push_back(std::make_unique<Pool>(*this, entry, client_db, server_user, password, dbname));
+  return pools_.back().get();
+}
+
+void Worker::server_created(ServerConn* server) { servers_.insert(server); }
+
+void Worker::client_closed(ClientConn* client) {
+  if (clients_.erase(client)) closed_clients_.push_back(client);
+}
+
+void Worker::server_closed(ServerConn* server) {
+  if (servers_.erase(server)) closed_servers_.push_back(server);
+}
+
+void Worker::free_closed() {
+  for (ClientConn* c : closed_clients_) delete c;
+  closed_clients_.clear();
+  for (ServerConn* s : closed_servers_) delete s;
+  closed_servers_.clear();
+}
+
+void Worker::assign_cancel_key(ClientConn* client, uint32_t* pid, uint32_t* key) {
+  uint32_t serial = next_cancel_serial_++ & 0x3FFFFF;
+  if (serial == 0) serial = next_cancel_serial_++ & 0x3FFFFF;
+  *pid = (static_cast<uint32_t>(index_ + 1) << 22) | serial;
+  std::string r = auth::random_bytes(4);
+  *key = pg::read_u32(r.data());
+  cancel_keys_[(static_cast<uint64_t>(*pid) << 32) | *key] = client;
+}
+
+void Worker::forget_cancel_key(uint32_t pid, uint32_t key) {
+  cancel_keys_.erase((static_cast<uint64_t>(pid) << 32) | key);
+}
+
+void Worker::handle_cancel(uint32_t pid, uint32_t key) {
+  int owner = worker_of_cancel_pid(pid);
+  if (owner == index_) {
+    auto it = cancel_keys_.find((static_cast<uint64_t>(pid) << 32) | key);
+    if (it == cancel_keys_.end()) {
+      log_info("cancel request with an unknown key ignored");
+      return;
+    }
+    ServerConn* server = it->second->server();
+    if (!server || server->state() != ServerConn::State::active) return;  // nothing running: nothing to cancel
+    const DatabaseEntry& e = server->pool().entry();
+    CancelConn::send(loop_, e.host, e.port, server->backend_pid(), server->backend_key());
+    return;
+  }
+  if (owner < 0 || owner >= shared_->n_workers) {
+    log_info("cancel request for unknown worker %d ignored", owner);
+    return;
+  }
+  CancelConn::send(loop_, worker_private_socket(config_.listen_port, owner), 0, pid, key);
+}
+
+uint64_t Worker::total_xacts() const {
+  uint64_t n = 0;
+  for (const auto& p : pools_) n += p->counters().xact_count;
+  return n;
+}
+
+void Worker::stop_listening() {
+  if (tcp_fd_ >= 0) {
+    loop_.remove(tcp_fd_);
+    close(tcp_fd_);  // leaves the reuseport group; the kernel sends new clients to the other workers
+    tcp_fd_ = -1;
+  }
+  if (shared_unix_fd_ >= 0) {
+    loop_.remove(shared_unix_fd_);
+    close(shared_unix_fd_);
+    shared_unix_fd_ = -1;
+  }
+}
+
+void Worker::request_shutdown(const char* why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  shutdown_deadline_us_ = EventLoop::now_us() + static_cast<int64_t>(config_.shutdown_timeout * 1e6);
+  log_info("%s: stop accepting, waiting up to %.0f s for %d clients", why, config_.shutdown_timeout, client_count());
+  stop_listening();
+  for (const auto& p : pools_) p->close_idle_servers();
+}
+
+void Worker::reload() {
+  Config fresh;
+  std::map<std::string, std::string> users;
+  try {
+    fresh = parse_config_file(config_.path);
+    users = load_auth_file(fresh.auth_file);
+  } catch (const ConfigError& e) {
+    log_error("reload failed, keeping the old configuration: %s", e.what());
+    return;
+  }
+  // Keys that need a restart keep their running values.
+  fresh.listen_addr = config_.listen_addr;
+  fresh.listen_port = config_.listen_port;
+  fresh.unix_socket_dir = config_.unix_socket_dir;
+  fresh.logfile = config_.logfile;
+  fresh.pidfile = config_.pidfile;
+  fresh.workers = config_.workers;
+  fresh.cpu_affinity = config_.cpu_affinity;
+  fresh.listen_backlog = config_.listen_backlog;
+  config_ = std::move(fresh);
+  users_ = std::move(users);
+  for (const auto& p : pools_) {
+    if (const DatabaseEntry* e = config_.find_database(p->database())) p->update_entry(*e);
+  }
+  log_set_verbose(config_.verbose);
+  log_info("configuration reloaded");
+}
+
+}  // namespace rpool

@@ -1,0 +1,100 @@
+// One worker process: its own SO_REUSEPORT listener, event loop, pools and connections.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "pooler/config.hpp"
+#include "pooler/event_loop.hpp"
+#include "pooler/shared_stats.hpp"
+
+namespace rpool {
+
+class ClientConn;
+class ServerConn;
+class Pool;
+
+class Worker {
+ public:
+  // shared_unix_fd: the unix listener every worker accepts from (-1 if none).
+  Worker(Config config, int index, SharedBlock* shared, int shared_unix_fd);
+  ~Worker();
+
+  // Opens the listeners, writes one byte to ready_fd, runs until shutdown. Returns the exit code.
+  int run(int ready_fd);
+
+  const Config& config() const { return config_; }
+  EventLoop& loop() { return loop_; }
+  int index() const { return index_; }
+  SharedBlock* shared() { return shared_; }
+  bool shutting_down() const { return shutting_down_; }
+
+  // auth_file lookup; nullptr when the user is unknown.
+  const std::string* user_secret(const std::string& user) const;
+  // The pool for a client's database and user, created on first use. nullptr + message on failure.
+  Pool* pool_for(const DatabaseEntry& entry, const std::string& client_db, const std::string& client_user,
+                 std::string* error);
+  const std::vector<std::unique_ptr<Pool>>& pools() const { return pools_; }
+
+  void server_created(ServerConn* server);
+  // The connection has closed its socket; it is freed after the current event batch.
+  void client_closed(ClientConn* client);
+  void server_closed(ServerConn* server);
+  int client_count() const { return static_cast<int>(clients_.size()); }
+  int server_count() const { return static_cast<int>(servers_.size()); }
+  const std::unordered_set<ClientConn*>& clients() const { return clients_; }
+  const std::unordered_set<ServerConn*>& servers() const { return servers_; }
+
+  // Cancel keys: the pid field carries the worker index, so any worker can route a CancelRequest.
+  void assign_cancel_key(ClientConn* client, uint32_t* pid, uint32_t* key);
+  void forget_cancel_key(uint32_t pid, uint32_t key);
+  void handle_cancel(uint32_t pid, uint32_t key);
+  static int worker_of_cancel_pid(uint32_t pid) { return static_cast<int>((pid >> 22) & 0xFF) - 1; }
+
+  // Figures for the shared block; called by the janitor and before answering an admin query.
+  void publish_stats();
+  uint64_t total_xacts() const;
+  void request_shutdown(const char* why);
+  void reload();
+  void on_accept(int listen_fd, bool is_unix);
+  void on_signal();
+
+ private:
+  void janitor_tick();
+  void free_closed();
+  void stop_listening();
+  void open_private_socket();
+
+  Config config_;
+  int index_;
+  SharedBlock* shared_;
+  int shared_unix_fd_;
+  EventLoop loop_;
+  std::map<std::string, std::string> users_;
+  std::vector<std::unique_ptr<Pool>> pools_;
+  std::unordered_set<ClientConn*> clients_;
+  std::unordered_set<ServerConn*> servers_;
+  std::vector<ClientConn*> closed_clients_;
+  std::vector<ServerConn*> closed_servers_;
+  std::unordered_map<uint64_t, ClientConn*> cancel_keys_;
+  uint32_t next_cancel_serial_ = 1;
+  std::vector<std::unique_ptr<IoHandler>> handlers_;
+  int tcp_fd_ = -1;
+  int private_fd_ = -1;
+  int signal_fd_ = -1;
+  bool shutting_down_ = false;
+  int64_t shutdown_deadline_us_ = 0;
+  int64_t started_unix_ = 0;
+  uint64_t client_logins_ = 0;
+  friend class Janitor;
+};
+
+// The abstract unix socket of worker i, used to forward cancel requests between workers.
+std::string worker_private_socket(int port, int index);
+
+}  // namespace rpool
