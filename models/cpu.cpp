@@ -1,0 +1,146 @@
+// Processor sharing with SMT siblings on a host's hardware threads, and the FIFO event loop on top.
+#include "models/cpu.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace models {
+
+Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
+    : sim_(sim),
+      cores_(host.cores),
+      threads_per_core_(host.threads_per_core),
+      smt_pair_throughput_(host.smt_pair_throughput),
+      threads_(static_cast<std::size_t>(host.cpus())) {
+  RPSIM_ASSERT(cores_ >= 1 && threads_per_core_ >= 1, "a host has at least one core and one thread per core");
+  for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
+}
+
+int Cpu::choose(const std::vector<int>& allowed) const {
+  const std::vector<int>& cands = allowed.empty() ? all_cpus_ : allowed;
+  int best = -1;
+  long best_score = 0;
+  for (int c : cands) {
+    RPSIM_ASSERT(c >= 0 && c < cpus(), "pinned to a cpu the host does not have");
+    long score;
+    if (threads_[c].bursts.empty()) {
+      bool core_idle = true;
+      for (int t = 0; t < threads_per_core_; ++t) core_idle &= threads_[t * cores_ + core_of(c)].bursts.empty();
+      score = core_idle ? 0 : 1;
+    } else {
+      score = 2 + static_cast<long>(threads_[c].bursts.size());
+    }
+    if (best < 0 || score < best_score || (score == best_score && c < best)) {
+      best = c;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed) {
+  const int cpu = choose(allowed);
+  const int core = core_of(cpu);
+  for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
+  threads_[cpu].bursts.push_back(Burst{owner, tag, static_cast<double>(work)});
+  refresh_core(core);
+  return cpu;
+}
+
+void Cpu::advance(int cpu) {
+  Thread& th = threads_[cpu];
+  const sim::Time now = sim_.now();
+  const double done = static_cast<double>(now - th.updated) * th.rate;
+  th.updated = now;
+  if (done <= 0) return;
+  for (Burst& b : th.bursts) b.remaining -= done;
+}
+
+void Cpu::refresh_core(int core) {
+  int busy = 0;
+  for (int t = 0; t < threads_per_core_; ++t) busy += threads_[t * cores_ + core].bursts.empty() ? 0 : 1;
+  const double speed = busy <= 1 ? 1.0 : smt_pair_throughput_ / busy;
+  for (int t = 0; t < threads_per_core_; ++t) {
+    const int cpu = t * cores_ + core;
+    Thread& th = threads_[cpu];
+    advance(cpu);  // a no-op when already advanced at this instant
+    th.rate = th.bursts.empty() ? 1.0 : speed / static_cast<double>(th.bursts.size());
+    th.busy.set(sim_.now(), th.bursts.empty() ? 0.0 : 1.0);
+    reschedule(cpu);
+  }
+}
+
+void Cpu::reschedule(int cpu) {
+  Thread& th = threads_[cpu];
+  if (th.next.valid()) sim_.cancel(th.next);
+  th.next = {};
+  if (th.bursts.empty()) return;
+  double least = th.bursts.front().remaining;
+  for (const Burst& b : th.bursts) least = std::min(least, b.remaining);
+  const double wait = std::max(0.0, least / th.rate);
+  th.next = sim_.schedule_in(static_cast<sim::Time>(std::ceil(wait)), this, 0, static_cast<std::uint64_t>(cpu));
+}
+
+void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
+  const int cpu = static_cast<int>(arg);
+  const int core = core_of(cpu);
+  Thread& th = threads_[cpu];
+  th.next = {};
+  for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
+  // Half a nanosecond of slack absorbs the rounding of finish times up to whole nanoseconds.
+  std::vector<Burst> finished;
+  auto it = std::stable_partition(th.bursts.begin(), th.bursts.end(), [](const Burst& b) { return b.remaining > 0.5; });
+  finished.assign(it, th.bursts.end());
+  th.bursts.erase(it, th.bursts.end());
+  refresh_core(core);
+  for (const Burst& b : finished) b.owner->burst_done(b.tag);
+}
+
+double Cpu::mean_busy_fraction(sim::Time now) const {
+  double sum = 0;
+  for (const Thread& th : threads_) sum += th.busy.mean(now);
+  return threads_.empty() ? 0 : sum / static_cast<double>(threads_.size());
+}
+
+void Cpu::reset_stats(sim::Time now) {
+  for (Thread& th : threads_) th.busy.reset(now);
+}
+
+EventLoop::EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<int> affinity)
+    : sim_(sim), cpu_(cpu), owner_(owner), affinity_(std::move(affinity)) {}
+
+void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
+  if (cost <= 0) {
+    if (owner_.work_start(kind, arg)) owner_.work_done(kind, arg);
+    return;
+  }
+  queue_.push_back(Item{kind, arg, cost});
+  if (!running_) start_next();
+}
+
+void EventLoop::start_next() {
+  while (!queue_.empty()) {
+    Item item = queue_.front();
+    queue_.pop_front();
+    if (!owner_.work_start(item.kind, item.arg)) continue;
+    running_ = true;
+    current_ = item;
+    busy_.set(sim_.now(), 1.0);
+    last_cpu_ = cpu_.start(this, 0, item.cost, affinity_);
+    return;
+  }
+  running_ = false;
+  busy_.set(sim_.now(), 0.0);
+}
+
+void EventLoop::burst_done(std::uint64_t) {
+  const Item done = current_;
+  work_done_ += done.cost;
+  running_ = false;
+  // The next item starts before the finished one's effects, as a real loop would pick up the next ready event
+  // only after this callback returns; either order is the same instant, and this one keeps the CPU busy.
+  start_next();
+  owner_.work_done(done.kind, done.arg);
+}
+
+}  // namespace models

@@ -1,0 +1,131 @@
+// CPUs of one host: hardware threads that share their core with SMT siblings, processor sharing among the bursts
+// on a thread, OS placement of unpinned work; and the single-threaded FIFO event loop that runs on top of them.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "models/config.hpp"
+#include "sim/simulation.hpp"
+#include "sim/stats.hpp"
+
+namespace models {
+
+// Receives the end of a CPU burst it started.
+class BurstOwner {
+ public:
+  virtual void burst_done(std::uint64_t tag) = 0;
+
+ protected:
+  ~BurstOwner() = default;
+};
+
+// Work is measured in nanoseconds of one hardware thread running alone on its core. A thread runs its bursts in
+// processor sharing; its speed is 1 while its SMT siblings are idle, and smt_pair_throughput / busy_threads while
+// they are busy (a busy pair with 1.2 does 1.2x the work of one thread, each sibling at 0.6). Rates change the
+// moment a sibling gets busy or idle, so a burst's finish time is recomputed then (SimGrid's action model).
+class Cpu final : public sim::EventHandler {
+ public:
+  Cpu(sim::Simulation& sim, const HostConfig& host);
+  Cpu(const Cpu&) = delete;
+  Cpu& operator=(const Cpu&) = delete;
+
+  // Starts a burst on one of `allowed` cpus (all when empty) and returns the cpu chosen. Placement follows what
+  // Linux's wake-up path prefers: an idle thread on an idle core, then any idle thread, then the least loaded one;
+  // ties go to the lowest cpu id. A burst stays on its cpu until it ends.
+  int start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed);
+
+  [[nodiscard]] int cpus() const { return static_cast<int>(threads_.size()); }
+  [[nodiscard]] int core_of(int cpu) const { return cpu % cores_; }
+  // Fraction of time each cpu had at least one burst, since the last reset.
+  [[nodiscard]] double busy_fraction(int cpu, sim::Time now) const { return threads_[cpu].busy.mean(now); }
+  [[nodiscard]] double mean_busy_fraction(sim::Time now) const;
+  [[nodiscard]] int bursts_on(int cpu) const { return static_cast<int>(threads_[cpu].bursts.size()); }
+  void reset_stats(sim::Time now);
+
+  void handle_event(std::uint32_t kind, std::uint64_t arg) override;
+
+ private:
+  struct Burst {
+    BurstOwner* owner;
+    std::uint64_t tag;
+    double remaining;  // ns of solo-thread work still to do
+  };
+  struct Thread {
+    std::vector<Burst> bursts;
+    double rate = 1.0;  // work per ns for each burst on this thread
+    sim::Time updated = 0;
+    sim::EventId next;
+    sim::TimeWeighted busy;
+  };
+
+  void advance(int cpu);        // charges the work done since `updated` at the current rate
+  void refresh_core(int core);  // advances every thread of a core, recomputes rates, reschedules completions
+  void reschedule(int cpu);
+  [[nodiscard]] int choose(const std::vector<int>& allowed) const;
+
+  sim::Simulation& sim_;
+  int cores_;
+  int threads_per_core_;
+  double smt_pair_throughput_;
+  std::vector<Thread> threads_;
+  std::vector<int> all_cpus_;
+};
+
+// A single-threaded process: one event loop that takes work items in FIFO order and runs each as one CPU burst,
+// like PgBouncer's libevent loop or a pgbench thread. Zero-cost items run at once, without queueing: zero means
+// "negligible", and the limit of a negligible cost is not to wait behind others.
+class EventLoop final : public BurstOwner {
+ public:
+  class Owner {
+   public:
+    // Called when an item reaches the front; returning false drops it without spending CPU (e.g. a connection
+    // that was reset while it waited in the accept queue).
+    virtual bool work_start(std::uint32_t kind, std::uint64_t arg) {
+      (void)kind;
+      (void)arg;
+      return true;
+    }
+    virtual void work_done(std::uint32_t kind, std::uint64_t arg) = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<int> affinity);
+
+  void post(std::uint32_t kind, std::uint64_t arg, sim::Time cost);
+  void burst_done(std::uint64_t tag) override;
+
+  [[nodiscard]] const std::vector<int>& affinity() const { return affinity_; }
+  [[nodiscard]] int last_cpu() const { return last_cpu_; }
+  [[nodiscard]] std::size_t queued() const { return queue_.size(); }
+  [[nodiscard]] double utilization(sim::Time now) const { return busy_.mean(now); }
+  [[nodiscard]] double cpu_seconds() const { return sim::to_seconds(work_done_); }
+  void reset_stats(sim::Time now) {
+    busy_.reset(now);
+    work_done_ = 0;
+  }
+
+ private:
+  struct Item {
+    std::uint32_t kind;
+    std::uint64_t arg;
+    sim::Time cost;
+  };
+  void start_next();
+
+  sim::Simulation& sim_;
+  Cpu& cpu_;
+  Owner& owner_;
+  std::vector<int> affinity_;
+  std::deque<Item> queue_;
+  bool running_ = false;
+  Item current_{};
+  int last_cpu_ = -1;
+  sim::Time work_done_ = 0;
+  sim::TimeWeighted busy_;
+};
+
+}  // namespace models

@@ -1,0 +1,75 @@
+// What one replication of a world measured, after the warm-up: plain numbers for reports and bindings.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "sim/stats.hpp"
+#include "sim/time.hpp"
+
+namespace models {
+
+struct ProcessResult {
+  int index = 0;
+  int pod = 0;
+  std::vector<int> cpus;  // pinning; empty when left to the OS
+  double connections_mean = 0;
+  double connections_max = 0;
+  std::uint64_t transactions = 0;
+  double throughput_tps = 0;
+  double utilization = 0;  // fraction of time the event loop was busy
+  double cpu_seconds = 0;  // solo-thread CPU work done
+  double wait_mean_ms = 0;  // client wait for a server connection
+  double wait_p99_ms = 0;
+  double servers_mean = 0;
+  double servers_max = 0;
+  double in_transaction_mean = 0;  // clients of this process inside a transaction (Little's L)
+  double latency_mean_ms = 0;      // mean transaction latency of this process's clients (Little's W)
+  std::uint64_t logins = 0;
+  sim::LatencyHistogram wait;
+};
+
+struct TimeseriesRow {
+  double time_s = 0;
+  int process = 0;
+  int connections = 0;
+  double utilization = 0;  // over the last interval
+  int waiting_clients = 0;
+  int servers = 0;
+  std::uint64_t transactions = 0;  // completed in the last interval
+};
+
+struct RunResult {
+  double duration_s = 0;
+  std::uint64_t transactions = 0;
+  double throughput_tps = 0;
+  sim::LatencyHistogram latency;  // transaction latency, ns
+  std::vector<ProcessResult> processes;
+  // Postgres
+  double backends_mean = 0;
+  double backends_max = 0;
+  double postgres_utilization = 0;
+  std::uint64_t refused_logins = 0;
+  // Kernel
+  std::uint64_t accept_queue_resets = 0;
+  std::uint64_t migrated = 0;
+  std::uint64_t syn_drops = 0;
+  std::uint64_t connection_refused = 0;  // no listener in the group
+  std::uint64_t port_exhaustion = 0;     // connect() found no free ephemeral port
+  // Client-visible errors
+  std::uint64_t query_wait_timeouts = 0;
+  std::uint64_t max_client_conn_errors = 0;
+  std::uint64_t failed_connects = 0;  // gave up after the SYN retries
+  // Conservation, over the whole run including the warm-up
+  std::uint64_t connections_opened = 0;
+  std::uint64_t connections_closed = 0;
+  std::uint64_t connections_open_at_end = 0;
+  // Hosts
+  double pooler_host_utilization = 0;
+  // Engine
+  std::uint64_t events = 0;
+  double wall_s = 0;
+  std::vector<TimeseriesRow> timeseries;
+};
+
+}  // namespace models

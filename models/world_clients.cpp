@@ -1,0 +1,172 @@
+// Client behaviour: pgbench-like closed and open loops, persistent or per-transaction connections, lifetimes,
+// reconnects, and transactions of several queries.
+#include "models/world.hpp"
+
+namespace models {
+
+void World::client_start(int c) {
+  Client& cl = clients_[c];
+  const ClientGroupConfig& g = groups_cfg_[cl.group].config;
+  if (g.mode == LoopMode::kOpen && cl.next_arrival == 0) {
+    cl.next_arrival = sim_.now() + static_cast<sim::Time>(groups_cfg_[cl.group].rng.exponential(1e9 / g.rate));
+  }
+  // Per-transaction connections open only when a transaction needs one.
+  if (g.connection == ConnectionMode::kPerTransaction && !cl.txn_pending) {
+    if (g.mode == LoopMode::kOpen) {
+      schedule_open_arrival(c);
+    } else {
+      begin_transaction(c, sim_.now());
+    }
+    return;
+  }
+  ++cl.gen;  // a new connection: whatever an older one left in flight is ignored
+  cl.state = ClientState::kConnecting;
+  cl.syn_attempts = 0;
+  kernel_connect(c);
+}
+
+void World::client_connected(int c) {
+  Client& cl = clients_[c];
+  const ClientGroupState& g = groups_cfg_[cl.group];
+  cl.state = ClientState::kReady;
+  if (g.config.connection == ConnectionMode::kPersistent && g.config.lifetime) {
+    cl.lifetime_end = sim_.now() + g.config.lifetime->sample(groups_cfg_[cl.group].rng);
+  } else {
+    cl.lifetime_end = sim::kTimeMax;
+  }
+  if (processes_[cl.process].disconnect_clients) {
+    client_disconnect(c);  // its process is restarting: go elsewhere
+    schedule_reconnect(c, g.config.reconnect_delay.sample(groups_cfg_[cl.group].rng));
+    return;
+  }
+  if (cl.txn_pending) {
+    cl.txn_pending = false;
+    begin_transaction(c, cl.txn_start);
+  } else if (g.config.mode == LoopMode::kOpen) {
+    schedule_open_arrival(c);
+  } else {
+    begin_transaction(c, sim_.now());
+  }
+}
+
+void World::begin_transaction(int c, sim::Time start) {
+  Client& cl = clients_[c];
+  ClientGroupState& g = groups_cfg_[cl.group];
+  if (g.config.mode == LoopMode::kOpen && start == cl.next_arrival) {
+    cl.next_arrival += static_cast<sim::Time>(g.rng.exponential(1e9 / g.config.rate));
+  }
+  if (cl.state != ClientState::kReady) {
+    // Not connected (per-transaction connections): the connection time counts in the latency, as with pgbench -C.
+    RPSIM_ASSERT(cl.state == ClientState::kIdle, "a transaction starts on an idle or ready client");
+    cl.txn_start = start;
+    cl.txn_pending = true;
+    client_start(c);
+    return;
+  }
+  cl.state = ClientState::kInTransaction;
+  if (!cl.txn_pending) cl.txn_start = start;
+  cl.attributed_at = sim_.now();
+  cl.queries_left = g.config.queries_per_transaction;
+  processes_[cl.process].in_transaction.add(sim_.now(), 1);
+  send_query(c);
+}
+
+void World::send_query(int c) {
+  send(clients_[c].host, pooler_host_, kQueryArrive, client_ref(c));
+}
+
+void World::client_result(int c) {
+  Client& cl = clients_[c];
+  RPSIM_ASSERT(cl.state == ClientState::kInTransaction, "a result reaches a client inside a transaction");
+  if (--cl.queries_left > 0) {
+    send_query(c);
+    return;
+  }
+  client_loops_[cl.thread]->post(kWorkClientEnd, client_ref(c), groups_cfg_[cl.group].config.client_cpu.sample(groups_cfg_[cl.group].rng));
+}
+
+void World::client_transaction_end(int c) {
+  Client& cl = clients_[c];
+  Process& p = processes_[cl.process];
+  const sim::Time now = sim_.now();
+  p.in_transaction.add(now, -1);
+  if (now >= measure_start_) {
+    transactions_.add();
+    latency_.record(now - cl.txn_start);
+    p.transactions.add();
+    p.latency.record(now - cl.attributed_at);
+  }
+  cl.state = ClientState::kReady;
+  client_after_transaction(c);
+}
+
+void World::client_after_transaction(int c) {
+  Client& cl = clients_[c];
+  ClientGroupState& g = groups_cfg_[cl.group];
+  const sim::Time now = sim_.now();
+  if (g.config.connection == ConnectionMode::kPerTransaction) {
+    client_disconnect(c);
+    if (g.config.mode == LoopMode::kOpen) {
+      schedule_open_arrival(c);
+    } else {
+      cl.timer = sim_.schedule_in(g.config.think_time.sample(g.rng), this, kThinkDone, client_ref(c));
+    }
+    return;
+  }
+  if (cl.disconnect_after_txn || now >= cl.lifetime_end || processes_[cl.process].disconnect_clients) {
+    client_disconnect(c);
+    schedule_reconnect(c, g.config.reconnect_delay.sample(g.rng));
+    return;
+  }
+  if (g.config.mode == LoopMode::kOpen) {
+    schedule_open_arrival(c);
+  } else {
+    const sim::Time think = g.config.think_time.sample(g.rng);
+    if (think == 0) {
+      begin_transaction(c, now);
+    } else {
+      cl.timer = sim_.schedule_in(think, this, kThinkDone, client_ref(c));
+    }
+  }
+}
+
+void World::schedule_open_arrival(int c) {
+  Client& cl = clients_[c];
+  if (cl.next_arrival <= sim_.now()) {
+    begin_transaction(c, cl.next_arrival);  // behind schedule: the lag counts in the latency
+  } else {
+    cl.timer = sim_.schedule_at(cl.next_arrival, this, kOpenArrival, client_ref(c));
+  }
+}
+
+void World::client_error(int c, bool count_as_failed) {
+  Client& cl = clients_[c];
+  if (count_as_failed) failed_connects_.add();
+  // Errors reach clients whose connection the other side already dropped (kClosing); a connected one is dropped here.
+  if (cl.state == ClientState::kInTransaction) processes_[cl.process].in_transaction.add(sim_.now(), -1);
+  if (cl.state == ClientState::kReady || cl.state == ClientState::kInTransaction) pooler_client_gone(c);
+  release_port(c);
+  cl.state = ClientState::kIdle;
+  cl.process = -1;
+  cl.txn_pending = false;  // the transaction failed; the next one starts afresh
+  ++cl.gen;
+  ClientGroupState& g = groups_cfg_[cl.group];
+  schedule_reconnect(c, g.config.reconnect_delay.sample(g.rng));
+}
+
+void World::client_disconnect(int c) {
+  Client& cl = clients_[c];
+  RPSIM_ASSERT(cl.state == ClientState::kReady, "clients disconnect between transactions");
+  pooler_client_gone(c);
+  release_port(c);
+  cl.state = ClientState::kIdle;
+  cl.process = -1;
+  cl.disconnect_after_txn = false;
+  ++cl.gen;
+}
+
+void World::schedule_reconnect(int c, sim::Time delay) {
+  clients_[c].timer = sim_.schedule_in(delay, this, kClientStart, client_ref(c));
+}
+
+}  // namespace models

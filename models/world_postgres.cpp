@@ -1,0 +1,91 @@
+// Postgres: one backend process per server connection on the database host's CPUs, max_connections, backend
+// start-up cost, per-query CPU plus non-CPU time, and server_reset_query.
+#include "models/world.hpp"
+
+namespace models {
+
+int World::postgres_open_server(int p, int pool_index) {
+  int s;
+  if (!free_servers_.empty()) {
+    s = free_servers_.back();
+    free_servers_.pop_back();
+  } else {
+    s = static_cast<int>(servers_.size());
+    servers_.emplace_back();
+  }
+  Server& sv = servers_[s];
+  ++sv.gen;
+  sv.process = p;
+  sv.pool = pool_index;
+  sv.client = -1;
+  sv.state = ServerState::kConnecting;
+  sv.has_backend = false;
+  Process& proc = processes_[p];
+  Pool& pool = proc.pools[pool_index];
+  ++pool.total;
+  ++pool.connecting;
+  ++proc.db_servers[pool.database];
+  proc.servers.add(sim_.now(), 1);
+  send(pooler_host_, db_host_, kServerConnectArrive, server_ref(s));
+  return s;
+}
+
+void World::postgres_connect_arrive(int s) {
+  Server& sv = servers_[s];
+  if (live_backends_ >= config_.postgres.max_connections) {
+    refused_logins_.add();  // FATAL: sorry, too many clients already
+    send(db_host_, pooler_host_, kServerRefusedArrive, server_ref(s));
+    return;
+  }
+  ++live_backends_;
+  backends_.set(sim_.now(), live_backends_);
+  sv.has_backend = true;
+  sv.state = ServerState::kLoggingIn;
+  if (!sv.loop) sv.loop = std::make_unique<EventLoop>(sim_, *cpus_[db_host_], *this, std::vector<int>{});
+  sv.loop->post(kWorkBackendStart, server_ref(s), config_.postgres.backend_startup.sample(postgres_rng_));
+}
+
+void World::postgres_query_arrive(int s) {
+  Server& sv = servers_[s];
+  RPSIM_ASSERT(sv.client >= 0, "a query reaches a backend serving a client");
+  ClientGroupState& g = groups_cfg_[clients_[sv.client].group];
+  sv.loop->post(kWorkExec, server_ref(s), g.server_cpu.sample(g.rng));
+}
+
+void World::postgres_exec_done(int s) {
+  Server& sv = servers_[s];
+  ClientGroupState& g = groups_cfg_[clients_[sv.client].group];
+  const sim::Time wait = g.config.server_wait.sample(g.rng);
+  if (wait > 0) {
+    sim_.schedule_in(wait, this, kBackendWaitDone, server_ref(s));  // I/O, locks, pg_sleep: no CPU
+  } else {
+    postgres_respond(s);
+  }
+}
+
+void World::postgres_respond(int s) { send(db_host_, pooler_host_, kResultArrive, server_ref(s)); }
+
+void World::postgres_reset(int s) {
+  Server& sv = servers_[s];
+  sv.state = ServerState::kResetting;
+  sv.loop->post(kWorkReset, server_ref(s), config_.postgres.reset_query.sample(postgres_rng_));
+}
+
+void World::postgres_close_server(int s) {
+  Server& sv = servers_[s];
+  Process& proc = processes_[sv.process];
+  Pool& pool = proc.pools[sv.pool];
+  --pool.total;
+  --proc.db_servers[pool.database];
+  proc.servers.add(sim_.now(), -1);
+  if (sv.has_backend) {
+    --live_backends_;
+    backends_.set(sim_.now(), live_backends_);
+  }
+  sv.has_backend = false;
+  sv.state = ServerState::kClosed;
+  ++sv.gen;  // anything still in flight for it is ignored
+  free_servers_.push_back(s);
+}
+
+}  // namespace models

@@ -1,0 +1,29 @@
+// Running a scenario: replications with independent random streams, spread over threads, merged in a fixed order
+// so the results are the same for any thread count.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "models/results.hpp"
+#include "scenarios/spec.hpp"
+
+namespace scenarios {
+
+struct RunOptions {
+  int threads = 1;
+  // Called from the calling thread about every 100 ms with the overall progress in [0, 1]; may be empty.
+  std::function<void(double)> on_progress;
+};
+
+struct RunOutput {
+  std::vector<models::RunResult> replications;  // in replication order
+  double wall_s = 0;                             // the whole run, all threads
+};
+
+// Replication r of seed s draws every stream from (s, r, stream name): replications are independent, and the
+// same (seed, r) always gives the same numbers.
+[[nodiscard]] RunOutput run_scenario(const Scenario& scenario, const RunOptions& options = {});
+
+}  // namespace scenarios
