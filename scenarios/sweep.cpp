@@ -100,7 +100,8 @@ std::vector<json> run_sweep(const json& base_doc, const std::vector<SweepAxis>& 
     const Scenario scenario = parse_scenario(doc);
     const RunOutput out = run_scenario(scenario, options);
     const json results = results_json(scenario, doc, out);
-    for (const auto& [key, value] : row_of(results).items()) row[key] = value;
+    const json figures = row_of(results);  // named: items() of a temporary would dangle
+    for (const auto& [key, value] : figures.items()) row[key] = value;
     rows.push_back(std::move(row));
     // Odometer: the last axis turns fastest.
     for (std::size_t k = axes.size(); k-- > 0;) {
