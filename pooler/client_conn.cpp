@@ -47,7 +47,7 @@ void ClientConn::update_interest() {
   if (state_ == State::closed || stream_.fd() < 0) return;
   uint32_t want = EPOLLRDHUP;
   if (!stream_.out().empty()) want |= EPOLLOUT;
-  bool paused = waiting_ || state_ == State::wait_params || (server_ && server_->output_backlogged());
+  bool paused = admin_pending_ || waiting_ || state_ == State::wait_params || (server_ && server_->output_backlogged());
   if (!paused) want |= EPOLLIN;
   if (!registered_) {
     worker_.loop().add(stream_.fd(), want, this);
@@ -87,7 +87,7 @@ void ClientConn::on_io(uint32_t events) {
     if (server_ && !output_backlogged()) server_->resume_reading();
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
-    if (waiting_ || state_ == State::wait_params) {
+    if (waiting_ || state_ == State::wait_params || admin_pending_) {
       // Not reading while queued; a hang-up still ends the wait.
       if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) close("client closed the connection while waiting");
       return;
@@ -390,7 +390,7 @@ void ClientConn::relay_to_server() {
 
 void ClientConn::handle_admin() {
   Buffer& in = stream_.in();
-  while (state_ == State::admin && in.size() >= 5) {
+  while (state_ == State::admin && !admin_pending_ && in.size() >= 5) {
     char type = in.data()[0];
     uint32_t len = pg::read_u32(in.data() + 1);
     if (len < 4 || len > 1024 * 1024) return fail("08P01", "invalid message length in admin console");
@@ -400,13 +400,27 @@ void ClientConn::handle_admin() {
     if (type == pg::kTerminate) return close("admin client sent Terminate");
     if (type == pg::kQuery) {
       if (!body.empty() && body.back() == '\0') body.pop_back();
-      send(admin_query(worker_, *this, body));
+      // Other workers publish on request; the answer waits for the next janitor tick to include them.
+      admin_sql_ = body;
+      admin_pending_ = true;
+      worker_.defer_admin(this);
+      update_interest();
+      return;
     } else if (type == pg::kSync) {
       send(pg::ready_for_query('I'));
     } else if (type != pg::kFlush) {
       send(pg::error_response("ERROR", "0A000", "the admin console supports only the simple query protocol"));
     }
   }
+}
+
+void ClientConn::answer_admin() {
+  if (!admin_pending_ || state_ != State::admin) return;
+  admin_pending_ = false;
+  send(admin_query(worker_, *this, admin_sql_));
+  if (state_ == State::closed) return;
+  update_interest();
+  if (!stream_.in().empty()) handle_admin();
 }
 
 void ClientConn::fail(const char* sqlstate, const std::string& message) {

@@ -37,6 +37,8 @@ class ClientConn : public IoHandler {
   void close(const char* reason);
   void send(const std::string& bytes);
   void resume_reading() { update_interest(); }
+  // Answers the admin query parked by handle_admin, once the other workers have published fresh figures.
+  void answer_admin();
   bool output_backlogged() const;
 
   State state() const { return state_; }
@@ -81,6 +83,8 @@ class ClientConn : public IoHandler {
   bool in_relay_ = false;
   bool admin_ = false;
   bool registered_ = false;
+  bool admin_pending_ = false;
+  std::string admin_sql_;
   uint32_t interest_ = 0;
   uint32_t skip_ = 0;  // bytes of the current message still to relay
   std::string user_;

@@ -35,6 +35,12 @@ void Worker::janitor_tick() {
 
   if (private_fd_ < 0 && !shutting_down_) open_private_socket();
 
+  if (!admin_waiting_.empty() && now - admin_asked_us_ >= 20000) {
+    std::vector<ClientConn*> ready;
+    ready.swap(admin_waiting_);
+    for (ClientConn* c : ready) c->answer_admin();
+  }
+
   if (shutting_down_) {
     if (clients_.empty()) {
       log_info("all clients gone, shutting down");

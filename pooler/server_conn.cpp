@@ -308,9 +308,8 @@ void ServerConn::relay_to_client() {
         if (mode == PoolMode::statement) {
           client_->send_from_server(p, pos);
           in.clear();
-          ClientConn* c = client_;
-          close("transaction opened in statement pooling mode");
-          c->fail("08P01", "transaction blocks not allowed in statement pooling mode");
+          // The client's close finds this server inside a transaction and closes it too.
+          client_->fail("08P01", "transaction blocks not allowed in statement pooling mode");
           return;
         }
       }

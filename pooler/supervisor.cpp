@@ -266,7 +266,7 @@ int Supervisor::run() {
 int run_supervisor(const Config& config) {
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR2}) sigaddset(&set, s);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2}) sigaddset(&set, s);
   sigprocmask(SIG_BLOCK, &set, nullptr);  // inherited by workers, which read theirs through a signalfd
   signal(SIGPIPE, SIG_IGN);
   Supervisor sup(config);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -76,7 +77,7 @@ int Worker::run(int ready_fd) {
   }
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&set, s);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1}) sigaddset(&set, s);
   signal_fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (signal_fd_ < 0) {
     log_error("signalfd failed: %s", strerror(errno));
@@ -135,6 +136,7 @@ void Worker::on_signal() {
   while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     switch (info.ssi_signo) {
       case SIGHUP: reload(); break;
+      case SIGUSR1: publish_stats(); break;
       case SIGTERM: request_shutdown("SIGTERM"); break;
       case SIGINT:
       case SIGQUIT:
@@ -172,7 +174,19 @@ Pool* Worker::pool_for(const DatabaseEntry& entry, const std::string& client_db,
 void Worker::server_created(ServerConn* server) { servers_.insert(server); }
 
 void Worker::client_closed(ClientConn* client) {
+  admin_waiting_.erase(std::remove(admin_waiting_.begin(), admin_waiting_.end(), client), admin_waiting_.end());
   if (clients_.erase(client)) closed_clients_.push_back(client);
+}
+
+void Worker::defer_admin(ClientConn* client) {
+  if (admin_waiting_.empty()) {
+    admin_asked_us_ = EventLoop::now_us();
+    for (int i = 0; i < shared_->n_workers; ++i) {
+      int32_t pid = shared_->workers[i].pid;
+      if (i != index_ && pid > 0) kill(pid, SIGUSR1);
+    }
+  }
+  admin_waiting_.push_back(client);
 }
 
 void Worker::server_closed(ServerConn* server) {
@@ -210,6 +224,7 @@ void Worker::handle_cancel(uint32_t pid, uint32_t key) {
     ServerConn* server = it->second->server();
     if (!server || server->state() != ServerConn::State::active) return;  // nothing running: nothing to cancel
     const DatabaseEntry& e = server->pool().entry();
+    log_info("cancel request for server %u sent to Postgres", server->backend_pid());
     CancelConn::send(loop_, e.host, e.port, server->backend_pid(), server->backend_key());
     return;
   }
@@ -217,6 +232,7 @@ void Worker::handle_cancel(uint32_t pid, uint32_t key) {
     log_info("cancel request for unknown worker %d ignored", owner);
     return;
   }
+  log_info("cancel request forwarded to worker %d", owner);
   CancelConn::send(loop_, worker_private_socket(config_.listen_port, owner), 0, pid, key);
 }
 

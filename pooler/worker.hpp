@@ -63,6 +63,8 @@ class Worker {
   void reload();
   void on_accept(int listen_fd, bool is_unix);
   void on_signal();
+  // Parks an admin client until the other workers have refreshed their figures (asked with SIGUSR1).
+  void defer_admin(ClientConn* client);
 
  private:
   void janitor_tick();
@@ -81,6 +83,8 @@ class Worker {
   std::unordered_set<ServerConn*> servers_;
   std::vector<ClientConn*> closed_clients_;
   std::vector<ServerConn*> closed_servers_;
+  std::vector<ClientConn*> admin_waiting_;
+  int64_t admin_asked_us_ = 0;
   std::unordered_map<uint64_t, ClientConn*> cancel_keys_;
   uint32_t next_cancel_serial_ = 1;
   std::vector<std::unique_ptr<IoHandler>> handlers_;

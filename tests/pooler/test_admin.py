@@ -1,0 +1,77 @@
+"""The admin console: SHOW commands with PgBouncer's columns, covering every worker with a worker column."""
+import subprocess
+
+import psycopg2
+import pytest
+
+POOL_COLUMNS = ["database", "user", "cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used", "sv_login",
+                "maxwait", "maxwait_us", "pool_mode"]
+CONN_COLUMNS = ["type", "user", "database", "state", "addr", "port", "local_addr", "local_port", "connect_time",
+                "request_time", "wait", "wait_us", "ptr", "link", "remote_pid", "tls", "application_name"]
+
+
+@pytest.fixture
+def busy_rpool(make_rpool):
+    rp = make_rpool(workers=2)
+    conns = [rp.connect() for _ in range(12)]
+    for c in conns:
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+    yield rp, conns
+    for c in conns:
+        c.close()
+
+
+def test_show_workers_pools_stats_cover_all_workers(busy_rpool):
+    rp, conns = busy_rpool
+    workers = rp.admin("SHOW WORKERS")
+    assert [w["worker"] for w in workers] == [0, 1]
+    assert all(w["pid"] > 0 for w in workers)
+    # 12 clients plus the admin connection itself
+    assert sum(w["clients"] for w in workers) == 13
+    pools = rp.admin("SHOW POOLS")
+    assert {p["worker"] for p in pools} == {0, 1}
+    for col in POOL_COLUMNS:
+        assert col in pools[0]
+    assert sum(p["cl_active"] for p in pools if p["database"] == "postgres") == 12
+    stats = rp.admin("SHOW STATS")
+    assert sum(s["total_xact_count"] for s in stats if s["database"] == "postgres") >= 12
+    assert "total_query_count" in stats[0] and "total_wait_time" in stats[0]
+
+
+def test_show_clients_and_servers(busy_rpool):
+    rp, conns = busy_rpool
+    clients = rp.admin("SHOW CLIENTS")
+    assert {c["worker"] for c in clients} == {0, 1}
+    for col in CONN_COLUMNS:
+        assert col in clients[0]
+    assert len([c for c in clients if c["database"] == "postgres"]) == 12
+    servers = rp.admin("SHOW SERVERS")
+    assert servers and all(s["type"] == "S" for s in servers)
+    assert all(s["remote_pid"] > 0 for s in servers)
+
+
+def test_show_config_and_databases(make_rpool):
+    rp = make_rpool(workers=2, settings={"default_pool_size": "7"})
+    config = {r["key"]: r for r in rp.admin("SHOW CONFIG")}
+    assert config["default_pool_size"]["value"] == "7"
+    assert config["default_pool_size"]["default"] == "20"
+    assert config["listen_port"]["changeable"] == "no"
+    assert config["pool_mode"]["value"] == "transaction"
+    dbs = {r["name"]: r for r in rp.admin("SHOW DATABASES")}
+    assert dbs["forced"]["force_user"] == "app"
+
+
+def test_psql_admin_console_and_stats_user(make_rpool):
+    rp = make_rpool(workers=2)
+    r = subprocess.run(["psql", "-X", rp.dsn("pgbouncer", "admin"), "-c", "SHOW WORKERS"], capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 0, r.stderr
+    assert "(2 rows)" in r.stdout
+    c = psycopg2.connect(rp.dsn("rpool", "stats", "stats-secret"))
+    c.autocommit = True
+    with c.cursor() as cur:
+        cur.execute("SHOW POOLS")
+        with pytest.raises(psycopg2.Error):
+            cur.execute("RELOAD")  # stats users may only look
+    c.close()
