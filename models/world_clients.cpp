@@ -1,8 +1,14 @@
 // Client behaviour: pgbench-like closed and open loops, persistent or per-transaction connections, lifetimes,
 // reconnects, and transactions of several queries.
+#include <algorithm>
+
 #include "models/world.hpp"
 
 namespace models {
+
+namespace {
+constexpr sim::Time kErrorBackoff = 10 * sim::kMillisecond;
+}  // namespace
 
 void World::client_start(int c) {
   Client& cl = clients_[c];
@@ -150,8 +156,10 @@ void World::client_error(int c, bool count_as_failed) {
   cl.process = -1;
   cl.txn_pending = false;  // the transaction failed; the next one starts afresh
   ++cl.gen;
+  // After an error the client backs off at least a little: a failure that recurs at once (ports exhausted, no
+  // listener) would otherwise retry forever at one instant and simulated time would never advance.
   ClientGroupState& g = groups_cfg_[cl.group];
-  schedule_reconnect(c, g.config.reconnect_delay.sample(g.rng));
+  schedule_reconnect(c, std::max(g.config.reconnect_delay.sample(g.rng), kErrorBackoff));
 }
 
 void World::client_disconnect(int c) {

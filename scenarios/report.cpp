@@ -208,6 +208,13 @@ void write_table(std::ostream& out, const Scenario& scenario, const json& r) {
                 k["accept_queue_resets"].get<double>(), k["migrated"].get<double>(), k["syn_drops"].get<double>(),
                 k["connection_refused"].get<double>());
   out << line;
+  if (k["port_exhaustion"].get<double>() > 0) {
+    std::snprintf(line, sizeof line,
+                  "  ports        connect() found no free ephemeral port %.0f times (TIME_WAIT: consider kernel.tw_reuse "
+                  "or more client hosts)\n",
+                  k["port_exhaustion"].get<double>());
+    out << line;
+  }
   const auto& e = r["errors"];
   if (e["query_wait_timeout"].get<double>() + e["max_client_conn"].get<double>() + e["failed_connects"].get<double>() > 0) {
     std::snprintf(line, sizeof line, "  errors       query_wait_timeout %.0f   max_client_conn %.0f   failed connects %.0f\n",
