@@ -148,7 +148,7 @@ void ClientConn::handle_startup() {
     if (user.empty()) return fail("28000", "no PostgreSQL user name specified in startup packet");
     std::string database = params.get("database");
     if (database.empty()) database = user;
-    application_name_ = params.get("application_name");
+    for (const auto& [k, v] : params.items) wanted_.set(k, v);  // others (e.g. options) are ignored
     begin_login(user, database);
   }
 }
@@ -277,7 +277,16 @@ void ClientConn::auth_succeeded() {
 
 void ClientConn::finish_login() {
   state_ = State::ready;
-  std::string out = pool_->params();
+  std::string out;
+  for (const auto& [name, value] : pool_->params()) {
+    int i = tracked_param_index(name);
+    if (i >= 0 && wanted_.has(i)) {
+      out += pg::parameter_status(name, wanted_.get(i));
+    } else {
+      if (i >= 0) wanted_.set(name, value);
+      out += pg::parameter_status(name, value);
+    }
+  }
   out += pg::backend_key_data(cancel_pid_, cancel_key_);
   out += pg::ready_for_query('I');
   send(out);

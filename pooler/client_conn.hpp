@@ -7,6 +7,7 @@
 
 #include "pooler/auth.hpp"
 #include "pooler/event_loop.hpp"
+#include "pooler/params.hpp"
 #include "pooler/stream.hpp"
 
 namespace rpool {
@@ -48,7 +49,8 @@ class ClientConn : public IoHandler {
   bool waiting() const { return waiting_; }
   const std::string& user() const { return user_; }
   const std::string& database() const { return database_; }
-  const std::string& application_name() const { return application_name_; }
+  const std::string& application_name() const { return wanted_.get(tracked_param_index("application_name")); }
+  ParamSet& wanted_params() { return wanted_; }
   int fd() const { return stream_.fd(); }
   bool is_unix() const { return is_unix_; }
   int64_t connect_time_unix() const { return connect_time_unix_; }
@@ -89,7 +91,7 @@ class ClientConn : public IoHandler {
   uint32_t skip_ = 0;  // bytes of the current message still to relay
   std::string user_;
   std::string database_;
-  std::string application_name_;
+  ParamSet wanted_;  // session parameters this client expects on any server
   std::string secret_;  // auth_file entry
   bool user_known_ = false;
   char md5_salt_[4] = {0, 0, 0, 0};

@@ -31,7 +31,7 @@ void Pool::count_state(int state, int delta) {
   RPOOL_ASSERT(login_ >= 0 && active_ >= 0 && other_ >= 0, "negative server count");
 }
 
-void Pool::set_params(std::string params) {
+void Pool::set_params(std::vector<std::pair<std::string, std::string>> params) {
   params_ = std::move(params);
   params_known_ = true;
 }

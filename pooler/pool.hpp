@@ -52,8 +52,8 @@ class Pool {
 
   // ParameterStatus messages of the first server login, replayed to every client at its login.
   bool params_known() const { return params_known_; }
-  const std::string& params() const { return params_; }
-  void set_params(std::string params);
+  const std::vector<std::pair<std::string, std::string>>& params() const { return params_; }
+  void set_params(std::vector<std::pair<std::string, std::string>> params);
 
   void janitor(int64_t now_us);
   PoolCounters& counters() { return counters_; }
@@ -86,7 +86,7 @@ class Pool {
   int login_ = 0;
   int other_ = 0;  // resetting
   bool params_known_ = false;
-  std::string params_;
+  std::vector<std::pair<std::string, std::string>> params_;
   PoolCounters counters_;
   int64_t last_failed_login_us_ = 0;
 };

@@ -153,7 +153,13 @@ void ServerConn::handle_login_input() {
     std::string raw(p, 1 + len);
     in.consume(1 + len);
     handle_login_message(raw[0], raw.data() + 5, len - 4);
-    if (raw[0] == pg::kParameterStatus) login_params_ += raw;
+    if (raw[0] == pg::kParameterStatus) {
+      std::string name, value;
+      if (parse_parameter_status(raw.data() + 5, raw.size() - 5, &name, &value)) {
+        params_.set(name, value);
+        login_params_.emplace_back(std::move(name), std::move(value));
+      }
+    }
   }
 }
 
@@ -255,6 +261,7 @@ void ServerConn::login_failed(const std::string& message, const char* sqlstate) 
 void ServerConn::link(ClientConn* client) {
   RPOOL_ASSERT(state_ == State::idle && client_ == nullptr, "linking a server that is not idle");
   client_ = client;
+  params_synced_ = false;
   set_state(State::active);
   linked_at_us_ = EventLoop::now_us();
   update_interest();
@@ -267,13 +274,56 @@ void ServerConn::park() {
 }
 
 void ServerConn::send_from_client(const char* data, size_t n, int expected_ready, bool ends_at_sync) {
+  if (!params_synced_ && client_) {
+    // Bring the server's session parameters in line with this client's, in the same write as its query.
+    params_synced_ = true;
+    std::string q = params_.set_query_for(client_->wanted_params());
+    if (!q.empty()) {
+      stream_.out().append(pg::MessageBuilder(pg::kQuery).str(q).finish());
+      ++pending_ready_;
+      ++drop_ready_;
+    }
+  }
   pending_ready_ += expected_ready;
   tail_synced_ = ends_at_sync;
   stream_.out().append(data, n);
   flush_or_close();
 }
 
+void ServerConn::note_parameter(const char* body, size_t n) {
+  std::string name, value;
+  if (!parse_parameter_status(body, n, &name, &value)) return;
+  params_.set(name, value);
+  if (client_) client_->wanted_params().set(name, value);  // the client changed it with SET
+}
+
+bool ServerConn::drop_own_results() {
+  Buffer& in = stream_.in();
+  while (drop_ready_ > 0 && in.size() >= 5) {
+    const char* p = in.data();
+    uint32_t len = pg::read_u32(p + 1);
+    if (len < 4 || len > pg::kMaxMessageLength) {
+      close("server sent a bad message length");
+      return false;
+    }
+    if (in.size() < 1 + static_cast<size_t>(len)) break;
+    if (p[0] == pg::kParameterStatus) {
+      note_parameter(p + 5, len - 4);
+    } else if (p[0] == pg::kErrorResponse) {
+      log_warn("setting client parameters on server %u failed: %s", backend_pid_,
+               pg::error_message_text(p + 5, len - 4).c_str());
+    } else if (p[0] == pg::kReadyForQuery && len == 5) {
+      --drop_ready_;
+      if (pending_ready_ > 0) --pending_ready_;
+      tx_status_ = p[5];
+    }
+    in.consume(1 + len);
+  }
+  return drop_ready_ == 0;
+}
+
 void ServerConn::relay_to_client() {
+  if (drop_ready_ > 0 && !drop_own_results()) return;
   Buffer& in = stream_.in();
   const char* p = in.data();
   size_t n = in.size();
@@ -293,6 +343,12 @@ void ServerConn::relay_to_client() {
     if (len < 4 || len > pg::kMaxMessageLength) {
       close("server sent a bad message length");
       return;
+    }
+    if (type == pg::kParameterStatus) {
+      if (n - pos < 1 + static_cast<size_t>(len)) break;
+      note_parameter(p + pos + 5, len - 4);
+      pos += 1 + len;
+      continue;
     }
     if (type == pg::kReadyForQuery) {
       if (n - pos < 6) break;
@@ -377,6 +433,7 @@ void ServerConn::handle_reset_input() {
     if (type == pg::kErrorResponse)
       log_warn("server_reset_query failed: %s", pg::error_message_text(p + 5, len - 4).c_str());
     char status = type == pg::kReadyForQuery && len >= 5 ? p[5] : 0;
+    if (type == pg::kParameterStatus) note_parameter(p + 5, len - 4);
     in.consume(1 + len);
     if (type == pg::kReadyForQuery) {
       pending_ready_ = 0;

@@ -7,6 +7,7 @@
 
 #include "pooler/auth.hpp"
 #include "pooler/event_loop.hpp"
+#include "pooler/params.hpp"
 #include "pooler/stream.hpp"
 
 namespace rpool {
@@ -57,6 +58,8 @@ class ServerConn : public IoHandler {
   void handle_login_input();
   void handle_login_message(char type, const char* body, size_t n);
   void relay_to_client();
+  bool drop_own_results();
+  void note_parameter(const char* body, size_t n);
   void handle_reset_input();
   void update_interest();
   void send_raw(const std::string& bytes);
@@ -78,7 +81,10 @@ class ServerConn : public IoHandler {
   uint32_t skip_ = 0;       // bytes of the current message still to relay
   uint32_t backend_pid_ = 0;
   uint32_t backend_key_ = 0;
-  std::string login_params_;
+  std::vector<std::pair<std::string, std::string>> login_params_;
+  ParamSet params_;          // the server's current values, from its ParameterStatus messages
+  bool params_synced_ = true;  // false from link() until the client's values were compared
+  int drop_ready_ = 0;       // ReadyForQuery messages of rpool's own SET, swallowed with their results
   std::unique_ptr<auth::ScramClient> scram_;
   int64_t created_us_;
   int64_t connect_time_unix_;

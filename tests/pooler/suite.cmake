@@ -8,7 +8,7 @@ if(TARGET rpool_core)
   endif()
 
   # Each integration file starts its own Postgres; RPOOL_BIN points at the binary under test.
-  foreach(name pgbench errors robustness admin lifecycle)
+  foreach(name pgbench errors robustness admin lifecycle protocol)
     add_test(NAME pooler/integration/${name}
              COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/pooler/test_${name}.py)
     set_tests_properties(pooler/integration/${name} PROPERTIES

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""rpool versus PgBouncer: pgbench -S through each pooler (2 workers/processes, so_reuseport, transaction mode,
+pool 20) at several client counts. Prints TPS, mean and p99 latency, and the pooler's CPU time per transaction
+(utime+stime of all its processes from /proc), plus the rpool/PgBouncer ratios.
+
+Usage: /usr/bin/python3 bench/rpool/bench.py [--seconds 10] [--clients 16,64] [--rpool build-pool/rpool]
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "pooler"))
+from pgfixture import USERS, PgServer, Pooler  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / TICKS
+
+
+def pooler_pids(p):
+    if p.kind == "rpool":
+        return [p.pid] + p.worker_pids()
+    pids = []
+    for pidfile in glob.glob(os.path.join(p.dir, "p*", "pgbouncer.pid")):
+        with open(pidfile) as f:
+            pids.append(int(f.read().strip()))
+    return pids
+
+
+def run_pgbench(p, clients, seconds):
+    logdir = tempfile.mkdtemp(prefix="pgbench-log-")
+    env = dict(os.environ, PGPASSWORD=dict((n, pw) for n, pw, _ in USERS)["app"])
+    pids = pooler_pids(p)
+    before = cpu_seconds(pids)
+    r = subprocess.run(["pgbench", "-h", "127.0.0.1", "-p", str(p.port), "-U", "app", "-n", "-S", "-T", str(seconds),
+                        "-c", str(clients), "-j", "2", "-l", "--log-prefix", os.path.join(logdir, "tx"), "bench"],
+                       capture_output=True, text=True, env=env)
+    after = cpu_seconds(pids)
+    if r.returncode != 0:
+        raise RuntimeError(r.stdout + r.stderr)
+    tps = float(re.search(r"tps = ([\d.]+)", r.stdout).group(1))
+    count = int(re.search(r"number of transactions actually processed: (\d+)", r.stdout).group(1))
+    failed = int(re.search(r"number of failed transactions: (\d+)", r.stdout).group(1))
+    lat = []
+    for name in glob.glob(os.path.join(logdir, "tx*")):
+        with open(name) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3:
+                    lat.append(int(parts[2]))
+    shutil.rmtree(logdir, ignore_errors=True)
+    lat.sort()
+    mean = sum(lat) / len(lat) / 1000 if lat else float("nan")
+    p99 = lat[int(len(lat) * 0.99)] / 1000 if lat else float("nan")
+    return {"tps": tps, "mean_ms": mean, "p99_ms": p99, "cpu_us_per_tx": (after - before) / max(count, 1) * 1e6,
+            "failed": failed, "count": count}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--clients", default="16,64")
+    ap.add_argument("--rpool", default=os.path.join(ROOT, "build-pool", "rpool"))
+    ap.add_argument("--scale", type=int, default=1)
+    args = ap.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+    settings = {"default_pool_size": "20", "max_client_conn": "500"}
+    with PgServer(max_connections=200) as pg:
+        pg.sql("CREATE DATABASE bench")
+        subprocess.run(["pgbench", "-i", "-q", "-s", str(args.scale), "-h", pg.sock, "-p", str(pg.port), "-U",
+                        "postgres", "bench"], check=True, capture_output=True)
+        results = {}
+        for kind in ("rpool", "pgbouncer"):
+            p = Pooler(pg, workers=2, pool_mode="transaction", settings=settings, kind=kind,
+                       binary=args.rpool if kind == "rpool" else None)
+            with p:
+                run_pgbench(p, 8, 2)  # warm the pools
+                for c in clients:
+                    results[(kind, c)] = run_pgbench(p, c, args.seconds)
+        print(f"pgbench -S, {args.seconds} s, 2 workers/processes, transaction mode, pool 20, {os.cpu_count()} CPUs")
+        print(f"{'pooler':<10} {'clients':>7} {'tps':>10} {'mean ms':>8} {'p99 ms':>8} {'cpu us/tx':>10} {'failed':>6}")
+        for c in clients:
+            for kind in ("rpool", "pgbouncer"):
+                r = results[(kind, c)]
+                print(f"{kind:<10} {c:>7} {r['tps']:>10.0f} {r['mean_ms']:>8.3f} {r['p99_ms']:>8.3f} "
+                      f"{r['cpu_us_per_tx']:>10.2f} {r['failed']:>6}")
+            a, b = results[("rpool", c)], results[("pgbouncer", c)]
+            print(f"{'ratio':<10} {c:>7} {a['tps'] / b['tps']:>10.2f} {a['mean_ms'] / b['mean_ms']:>8.2f} "
+                  f"{a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_us_per_tx'] / b['cpu_us_per_tx']:>10.2f}   (rpool/PgBouncer)")
+
+
+if __name__ == "__main__":
+    main()

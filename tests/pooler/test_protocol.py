@@ -1,0 +1,107 @@
+"""Protocol pass-through: session parameters per client, COPY, extended protocol, notices, errors, big results."""
+import io
+import re
+
+import psycopg2
+import pytest
+
+from pgfixture import pgbench
+
+
+def one(conn, sql):
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchone()[0]
+
+
+def test_each_client_keeps_its_parameters_on_a_shared_server(make_rpool):
+    # One server for two clients: rpool must SET each client's values whenever it switches.
+    rp = make_rpool(workers=1, settings={"default_pool_size": "1"})
+    a = rp.connect(application_name="alpha", options="")
+    b = rp.connect(application_name="beta")
+    with a.cursor() as cur:
+        cur.execute("SET DateStyle = 'German'")
+    for _ in range(3):
+        assert one(a, "SHOW application_name") == "alpha"
+        assert one(b, "SHOW application_name") == "beta"
+        assert one(a, "SHOW DateStyle").startswith("German")
+        assert one(b, "SHOW DateStyle").startswith("ISO")
+    assert one(a, "SELECT count(DISTINCT pid) FROM pg_stat_activity WHERE usename = 'app'") >= 1
+    clients = {c["application_name"] for c in rp.admin("SHOW CLIENTS")}
+    assert {"alpha", "beta"} <= clients
+
+
+@pytest.mark.parametrize("mode", ["transaction", "session"])
+def test_copy_in_and_out(make_rpool, mode):
+    rp = make_rpool(workers=2, pool_mode=mode)
+    c = rp.connect()
+    c.autocommit = False
+    with c.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE t (a int, b text)")
+        data = "".join(f"{i}\trow {i}\n" for i in range(20000))
+        cur.copy_expert("COPY t FROM STDIN", io.StringIO(data))
+        cur.execute("SELECT count(*), sum(a) FROM t")
+        assert cur.fetchone() == (20000, sum(range(20000)))
+        out = io.StringIO()
+        cur.copy_expert("COPY t TO STDOUT", out)
+        assert out.getvalue() == data
+    c.rollback()
+    c.close()
+
+
+def test_notices_errors_and_big_results(make_rpool):
+    rp = make_rpool(workers=1)
+    c = rp.connect()
+    with c.cursor() as cur:
+        cur.execute("DO $$ BEGIN RAISE NOTICE 'hello from postgres'; END $$")
+    assert any("hello from postgres" in n for n in c.notices)
+    with pytest.raises(psycopg2.errors.DivisionByZero):
+        one(c, "SELECT 1/0")
+    assert one(c, "SELECT 2") == 2  # the server is usable after an error
+    big = one(c, "SELECT repeat('x', 20 * 1024 * 1024)")
+    assert len(big) == 20 * 1024 * 1024
+    c.autocommit = False
+    with pytest.raises(psycopg2.errors.UndefinedTable):
+        one(c, "SELECT * FROM no_such_table")
+    c.rollback()
+    assert one(c, "SELECT 3") == 3
+    c.close()
+
+
+@pytest.mark.parametrize("mode,protocol", [("transaction", "extended"), ("session", "prepared")])
+def test_pgbench_extended_protocol(pg, make_rpool, mode, protocol):
+    import subprocess
+    subprocess.run(["pgbench", "-i", "-q", "-s", "1", "-h", pg.sock, "-p", str(pg.port), "-U", "postgres",
+                    "bench"], check=True, capture_output=True)
+    rp = make_rpool(workers=2, pool_mode=mode)
+    rc, out = pgbench(rp, ["-M", protocol, "-T", "2", "-c", "8", "-j", "2"])
+    assert rc == 0, out
+    assert re.search(r"number of failed transactions: 0 ", out), out
+
+
+def test_pipelined_extended_queries_raw(make_rpool):
+    """Parse/Bind/Execute for two statements then one Sync, sent in one write, through transaction pooling."""
+    import socket
+    import struct
+    from test_robustness import trust_login
+
+    def msg(t, body):
+        return t + struct.pack("!I", len(body) + 4) + body
+
+    rp = make_rpool(workers=1, auth_type="trust", settings={"default_pool_size": "1"})
+    s = trust_login(rp)
+    batch = b""
+    for v in (7, 8):
+        batch += msg(b"P", b"\0" + f"SELECT {v}".encode() + b"\0\0\0")
+        batch += msg(b"B", b"\0\0" + b"\0\0" + b"\0\0" + b"\0\0")
+        batch += msg(b"E", b"\0" + b"\0\0\0\0")
+    batch += msg(b"S", b"")
+    s.sendall(batch)
+    got = b""
+    while not got.endswith(b"Z\0\0\0\x05I"):
+        chunk = s.recv(65536)
+        assert chunk
+        got += chunk
+    assert got.count(b"C\0\0\0\rSELECT 1\0") == 2
+    assert b"\x00\x00\x00\x017" in got and b"\x00\x00\x00\x018" in got
+    s.close()
