@@ -1,6 +1,8 @@
 // Validation and conversion of a scenario document into a Scenario, stopping at the first problem with its JSON path.
 #include "scenarios/json.hpp"
 
+#include "models/topology.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -480,6 +482,9 @@ Scenario parse_scenario(const json& doc) {
   w.restarts = parse_restarts(doc, sc.run, total_processes);
   w.assignment = parse_assignment(doc, total_processes, w.clients);
   w.timeseries_interval = top.duration("timeseries_interval", w.timeseries_interval, Sign::kNonNegative);
+  // The field checks above cannot see the whole: the graph check finds what no single field shows.
+  const auto problems = models::check_topology(w);
+  if (!problems.empty()) throw ScenarioError(problems.front().where, problems.front().message);
   return sc;
 }
 
