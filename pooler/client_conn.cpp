@@ -43,6 +43,15 @@ const char* ClientConn::state_name() const {
 
 bool ClientConn::output_backlogged() const { return stream_.out().size() > kBackpressureBytes; }
 
+bool ClientConn::write_stalled(int64_t now_us, int64_t limit_us) {
+  if (stream_.out().empty() || stream_.bytes_out() != stall_bytes_out_) {
+    stall_bytes_out_ = stream_.bytes_out();
+    stall_since_us_ = now_us;
+    return false;
+  }
+  return limit_us > 0 && now_us - stall_since_us_ > limit_us;
+}
+
 void ClientConn::update_interest() {
   if (state_ == State::closed || stream_.fd() < 0) return;
   uint32_t want = EPOLLRDHUP;

@@ -7,6 +7,7 @@
 
 #include "pooler/auth.hpp"
 #include "pooler/event_loop.hpp"
+#include "pooler/listener.hpp"
 #include "pooler/params.hpp"
 #include "pooler/stream.hpp"
 
@@ -41,6 +42,8 @@ class ClientConn : public IoHandler {
   // Answers the admin query parked by handle_admin, once the other workers have published fresh figures.
   void answer_admin();
   bool output_backlogged() const;
+  // True when results have waited for this client longer than limit_us without it reading any.
+  bool write_stalled(int64_t now_us, int64_t limit_us);
 
   State state() const { return state_; }
   const char* state_name() const;
@@ -60,6 +63,7 @@ class ClientConn : public IoHandler {
   uint32_t cancel_pid() const { return cancel_pid_; }
   uint32_t cancel_key() const { return cancel_key_; }
   uint64_t id() const { return reinterpret_cast<uint64_t>(this); }
+  const PeerInfo& peer() { return peer_.fill(stream_.fd()); }
 
  private:
   void handle_startup();
@@ -75,6 +79,7 @@ class ClientConn : public IoHandler {
   void release_server();
 
   Worker& worker_;
+  PeerInfo peer_;
   Stream stream_;
   bool is_unix_;
   State state_ = State::startup;
@@ -104,6 +109,8 @@ class ClientConn : public IoHandler {
   int64_t connect_time_unix_;
   int64_t wait_start_us_ = 0;
   int64_t last_active_us_ = 0;
+  uint64_t stall_bytes_out_ = 0;
+  int64_t stall_since_us_ = 0;
 };
 
 }  // namespace rpool

@@ -19,6 +19,8 @@ void Worker::janitor_tick() {
   for (const auto& p : pools_) p->janitor(now);
 
   std::vector<ClientConn*> expired;
+  std::vector<ClientConn*> stalled;
+  int64_t write_limit = static_cast<int64_t>(config_.client_write_timeout * 1e6);
   int64_t login_limit = static_cast<int64_t>(config_.client_login_timeout * 1e6);
   int64_t idle_limit = static_cast<int64_t>(config_.client_idle_timeout * 1e6);
   for (ClientConn* c : clients_) {
@@ -27,11 +29,22 @@ void Worker::janitor_tick() {
     else if (c->state() == ClientConn::State::ready && !c->server() && !c->waiting() && idle_limit > 0 &&
              now - c->last_active_us() > idle_limit)
       expired.push_back(c);
+    else if (c->write_stalled(now, write_limit))
+      stalled.push_back(c);
   }
+  for (ClientConn* c : stalled) c->close("client stopped reading its results (client_write_timeout)");
   for (ClientConn* c : expired) {
     if (c->state() == ClientConn::State::ready) c->fail("08P01", "client_idle_timeout");
     else c->fail("08P01", "client_login_timeout");
   }
+
+  std::vector<ServerConn*> slow;
+  int64_t connect_limit = static_cast<int64_t>(config_.server_connect_timeout * 1e6);
+  for (ServerConn* s : servers_) {
+    bool logging_in = s->state() == ServerConn::State::connecting || s->state() == ServerConn::State::login;
+    if (logging_in && connect_limit > 0 && now - s->created_us() > connect_limit) slow.push_back(s);
+  }
+  for (ServerConn* s : slow) s->connect_timed_out();
 
   if (private_fd_ < 0 && !shutting_down_) open_private_socket();
 
@@ -114,14 +127,11 @@ void Worker::publish_stats() {
     copy_text(row.user, c->user());
     copy_text(row.database, c->database());
     copy_text(row.state, c->state_name());
-    std::string addr;
-    int port = 0;
-    describe_peer(c->fd(), false, &addr, &port);
-    copy_text(row.addr, addr);
-    row.port = port;
-    describe_peer(c->fd(), true, &addr, &port);
-    copy_text(row.local_addr, addr);
-    row.local_port = port;
+    const PeerInfo& peer = c->peer();
+    copy_text(row.addr, peer.addr);
+    row.port = peer.port;
+    copy_text(row.local_addr, peer.local_addr);
+    row.local_port = peer.local_port;
     row.connect_time = c->connect_time_unix();
     row.request_time = wall - (now - c->last_active_us()) / 1000000;
     row.wait_us = c->waiting() ? now - c->wait_start_us() : 0;
@@ -137,14 +147,11 @@ void Worker::publish_stats() {
     copy_text(row.user, s->pool().server_user());
     copy_text(row.database, s->pool().database());
     copy_text(row.state, s->state_name());
-    std::string addr;
-    int port = 0;
-    describe_peer(s->fd(), false, &addr, &port);
-    copy_text(row.addr, addr);
-    row.port = port;
-    describe_peer(s->fd(), true, &addr, &port);
-    copy_text(row.local_addr, addr);
-    row.local_port = port;
+    const PeerInfo& peer = s->peer();
+    copy_text(row.addr, peer.addr);
+    row.port = peer.port;
+    copy_text(row.local_addr, peer.local_addr);
+    row.local_port = peer.local_port;
     row.connect_time = s->connect_time_unix();
     row.request_time = row.connect_time;
     row.wait_us = 0;

@@ -20,4 +20,19 @@ std::string unix_socket_path(const std::string& dir, int port);
 void describe_peer(int fd, bool local, std::string* addr, int* port);
 void set_nodelay(int fd);
 
+// Both ends of a connection as text, looked up once on first use (SHOW CLIENTS / SERVERS).
+struct PeerInfo {
+  bool known = false;
+  std::string addr, local_addr;
+  int port = 0, local_port = 0;
+  const PeerInfo& fill(int fd) {
+    if (!known && fd >= 0) {
+      describe_peer(fd, false, &addr, &port);
+      describe_peer(fd, true, &local_addr, &local_port);
+      known = true;
+    }
+    return *this;
+  }
+};
+
 }  // namespace rpool

@@ -7,6 +7,7 @@
 
 #include "pooler/auth.hpp"
 #include "pooler/event_loop.hpp"
+#include "pooler/listener.hpp"
 #include "pooler/params.hpp"
 #include "pooler/stream.hpp"
 
@@ -38,6 +39,7 @@ class ServerConn : public IoHandler {
   bool output_backlogged() const;
   void resume_reading() { update_interest(); }
   void close(const char* reason);
+  void connect_timed_out() { login_failed("server_connect_timeout reached", "08006"); }
 
   State state() const { return state_; }
   const char* state_name() const;
@@ -53,6 +55,7 @@ class ServerConn : public IoHandler {
   int64_t idle_since_us() const { return idle_since_us_; }
   int64_t created_us() const { return created_us_; }
   uint64_t id() const { return reinterpret_cast<uint64_t>(this); }
+  const PeerInfo& peer() { return peer_.fill(stream_.fd()); }
 
  private:
   void handle_login_input();
@@ -69,6 +72,7 @@ class ServerConn : public IoHandler {
   void set_state(State next);
 
   Worker& worker_;
+  PeerInfo peer_;
   Pool& pool_;
   Stream stream_;
   State state_ = State::connecting;

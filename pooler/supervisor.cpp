@@ -252,7 +252,14 @@ int Supervisor::run() {
       case SIGINT:
       case SIGQUIT:
         shutdown(signo);
-        if (unix_fd_ >= 0) unlink(unix_socket_path(config_.unix_socket_dir, config_.listen_port).c_str());
+        if (unix_fd_ >= 0) {
+          unlink(unix_socket_path(config_.unix_socket_dir, config_.listen_port).c_str());
+          for (size_t i = 0; i < slots_.size(); ++i) {
+            std::string dir = worker_unix_dir(config_, static_cast<int>(i));
+            unlink(unix_socket_path(dir, config_.listen_port).c_str());
+            rmdir(dir.c_str());
+          }
+        }
         if (!config_.pidfile.empty()) unlink(config_.pidfile.c_str());
         log_info("supervisor exits");
         return 0;

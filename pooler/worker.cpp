@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,10 @@ std::string worker_private_socket(int port, int index) {
   return "@rpool-" + std::to_string(port) + "-w" + std::to_string(index);
 }
 
+std::string worker_unix_dir(const Config& config, int index) {
+  return config.unix_socket_dir + "/rpool-" + std::to_string(config.listen_port) + "-w" + std::to_string(index);
+}
+
 Worker::Worker(Config config, int index, SharedBlock* shared, int shared_unix_fd)
     : config_(std::move(config)), index_(index), shared_(shared), shared_unix_fd_(shared_unix_fd) {}
 
@@ -95,6 +100,16 @@ int Worker::run(int ready_fd) {
     loop_.add(shared_unix_fd_, EPOLLIN | EPOLLEXCLUSIVE, handlers_.back().get());
   }
   open_private_socket();
+  if (!config_.unix_socket_dir.empty()) {
+    std::string dir = worker_unix_dir(config_, index_);
+    if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) log_warn("mkdir(%s) failed: %s", dir.c_str(), strerror(errno));
+    // Binding replaces the file of a predecessor still draining in a rolling restart; its own fd keeps working.
+    worker_unix_fd_ = open_unix_listener(dir, config_.listen_port, config_.listen_backlog);
+    if (worker_unix_fd_ >= 0) {
+      handlers_.push_back(std::make_unique<ListenHandler>(*this, worker_unix_fd_, true));
+      loop_.add(worker_unix_fd_, EPOLLIN, handlers_.back().get());
+    }
+  }
 
   char ready = 'R';
   if (write(ready_fd, &ready, 1) != 1) log_warn("write() to the supervisor's ready pipe failed: %s", strerror(errno));
@@ -252,6 +267,11 @@ void Worker::stop_listening() {
     loop_.remove(shared_unix_fd_);
     close(shared_unix_fd_);
     shared_unix_fd_ = -1;
+  }
+  if (worker_unix_fd_ >= 0) {
+    loop_.remove(worker_unix_fd_);
+    close(worker_unix_fd_);
+    worker_unix_fd_ = -1;
   }
 }
 

@@ -90,6 +90,7 @@ class Worker {
   std::vector<std::unique_ptr<IoHandler>> handlers_;
   int tcp_fd_ = -1;
   int private_fd_ = -1;
+  int worker_unix_fd_ = -1;  // unix_socket_dir/rpool-PORT-wN/.s.PGSQL.PORT: reaches this worker only
   int signal_fd_ = -1;
   bool shutting_down_ = false;
   int64_t shutdown_deadline_us_ = 0;
@@ -100,5 +101,7 @@ class Worker {
 
 // The abstract unix socket of worker i, used to forward cancel requests between workers.
 std::string worker_private_socket(int port, int index);
+// The folder of worker i's own unix socket, so `psql -h DIR` reaches one chosen worker.
+std::string worker_unix_dir(const Config& config, int index);
 
 }  // namespace rpool

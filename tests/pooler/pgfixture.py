@@ -246,6 +246,18 @@ class Pooler:
         parts += [f"{k}={v}" for k, v in extra.items()]
         return " ".join(parts)
 
+    def worker_dir(self, index):
+        """rpool: the unix socket folder that reaches worker `index` only."""
+        return os.path.join(self.dir, f"rpool-{self.port}-w{index}")
+
+    def connect_worker(self, index, db="postgres", user="app", password=None):
+        """A connection to one chosen rpool worker, through its own unix socket."""
+        import psycopg2
+        dsn = self.dsn(db, user, password).replace("host=127.0.0.1", f"host={self.worker_dir(index)}")
+        conn = psycopg2.connect(dsn)
+        conn.autocommit = True
+        return conn
+
     def connect(self, db="postgres", user="app", password=None, **extra):
         import psycopg2
         conn = psycopg2.connect(self.dsn(db, user, password, **extra))

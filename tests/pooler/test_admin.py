@@ -75,3 +75,15 @@ def test_psql_admin_console_and_stats_user(make_rpool):
         with pytest.raises(psycopg2.Error):
             cur.execute("RELOAD")  # stats users may only look
     c.close()
+
+
+def test_worker_sockets_reach_the_chosen_worker(make_rpool):
+    rp = make_rpool(workers=2)
+    for index in (0, 1):
+        c = rp.connect_worker(index)
+        with c.cursor() as cur:
+            cur.execute("SET application_name = 'pick-%d'" % index)
+        rows = [r for r in rp.admin("SHOW CLIENTS") if r["application_name"] == f"pick-{index}"]
+        assert [r["worker"] for r in rows] == [index]
+        assert rows[0]["addr"] == "unix"
+        c.close()

@@ -87,3 +87,33 @@ def test_statement_mode_refuses_transactions(make_rpool):
     r = subprocess.run(["psql", "-X", rp.dsn(), "-c", "BEGIN", "-c", "SELECT 1"], capture_output=True, text=True,
                        timeout=10)
     assert "transaction blocks not allowed in statement pooling mode" in r.stderr, r.stderr
+
+
+def test_reserve_pool(make_rpool):
+    rp = make_rpool(workers=1, settings={"default_pool_size": "1", "reserve_pool_size": "1",
+                                         "reserve_pool_timeout": "0.5", "query_wait_timeout": "5"})
+    holder = rp.connect()
+    holder.autocommit = False
+    with holder.cursor() as cur:
+        cur.execute("SELECT 1")  # holds the only regular server
+    other = rp.connect()
+    t0 = time.time()
+    with other.cursor() as cur:
+        cur.execute("SELECT 2")  # served by the reserve after reserve_pool_timeout
+        assert cur.fetchone()[0] == 2
+    waited = time.time() - t0
+    assert 0.4 < waited < 2.0, waited
+    assert "using the reserve pool" in rp.log_text()
+    holder.rollback()
+    holder.close()
+    other.close()
+
+
+def test_client_idle_timeout(make_rpool):
+    rp = make_rpool(workers=1, settings={"client_idle_timeout": "1"})
+    c = rp.connect()
+    time.sleep(1.6)
+    with pytest.raises(psycopg2.Error):
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+    assert "client_idle_timeout" in rp.log_text()

@@ -97,7 +97,7 @@ def test_bad_message_length_after_login(make_rpool, length):
 
 
 def test_client_that_stops_reading(make_rpool):
-    rp = make_rpool(workers=1, auth_type="trust")
+    rp = make_rpool(workers=1, auth_type="trust", settings={"client_write_timeout": "1"})
     pids = rp.worker_pids()
     s = trust_login(rp)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -112,6 +112,11 @@ def test_client_that_stops_reading(make_rpool):
     t0 = time.time()
     check_serving(rp)  # other clients see nothing
     assert time.time() - t0 < 2.0
+    deadline = time.time() + 4
+    while time.time() < deadline and "client stopped reading" not in rp.log_text():
+        time.sleep(0.1)
+    assert "client stopped reading its results (client_write_timeout)" in rp.log_text()
+    check_serving(rp)
     assert rp.worker_pids() == pids
     s.close()
 
@@ -153,39 +158,19 @@ def test_client_killed_mid_transaction(pg, make_rpool, mode):
 def test_kill_9_worker_is_replaced(make_rpool):
     rp = make_rpool(workers=2)
     before = {w["worker"]: w["pid"] for w in rp.admin("SHOW WORKERS")}
-    # Open connections until both workers have some; remember which worker each belongs to.
-    conns = []
-    by_worker = {0: [], 1: []}
-    for _ in range(40):
-        c = rp.connect()
-        port = c.info.port if hasattr(c, "info") else None
-        conns.append(c)
-        if len(conns) >= 8:
-            break
-    clients = rp.admin("SHOW CLIENTS")
-    local_ports = {}
-    for c in conns:
+    # Each worker's own unix socket puts clients on a chosen worker.
+    victims = [rp.connect_worker(0) for _ in range(3)]
+    survivors = [rp.connect_worker(1) for _ in range(3)]
+    for c in victims + survivors:
         with c.cursor() as cur:
-            cur.execute("SELECT inet_client_port()")  # the server side; map through SHOW CLIENTS instead
-    # Map our sockets to workers through the client port the pooler saw.
-    for c in conns:
-        fd = c.fileno()
-        sock = socket.socket(fileno=os.dup(fd))
-        local_ports[sock.getsockname()[1]] = c
-        sock.detach()
-    for row in clients:
-        if row["port"] in local_ports and row["database"] == "postgres":
-            by_worker[row["worker"]].append(local_ports[row["port"]])
-    victim = 0 if by_worker[0] and by_worker[1] else None
-    assert victim is not None, "both workers should have clients"
+            cur.execute("SELECT 1")
     os.kill(before[0], signal.SIGKILL)
-    # Clients of the other worker see nothing.
-    for c in by_worker[1]:
+    time.sleep(0.2)
+    for c in survivors:  # clients of the other worker see nothing
         with c.cursor() as cur:
             cur.execute("SELECT 2")
             assert cur.fetchone()[0] == 2
-    # Clients of the killed worker lost their connection.
-    for c in by_worker[0]:
+    for c in victims:  # clients of the killed worker lost their connection
         with pytest.raises(psycopg2.Error):
             with c.cursor() as cur:
                 cur.execute("SELECT 3")
@@ -199,9 +184,13 @@ def test_kill_9_worker_is_replaced(make_rpool):
     assert after.get(0) not in (None, before[0]), after
     assert after[1] == before[1]
     assert "killed by signal 9" in rp.log_text()
+    c = rp.connect_worker(0)  # the replacement serves, on TCP and on its own socket
+    with c.cursor() as cur:
+        cur.execute("SELECT 4")
+    c.close()
     for _ in range(6):
         check_serving(rp)
-    for c in conns:
+    for c in survivors:
         c.close()
 
 
