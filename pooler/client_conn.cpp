@@ -166,7 +166,7 @@ void ClientConn::begin_login(const std::string& user, const std::string& databas
   user_ = user;
   database_ = database;
   const Config& cfg = worker_.config();
-  if (worker_.shutting_down()) return fail("57P01", "pooler is shutting down");
+  // A worker that is shutting down still logs in clients it accepted before closing its listener.
   if (worker_.client_count() > cfg.max_client_conn)
     return fail("53300", "no more connections allowed (max_client_conn)");
   admin_ = is_admin_db(database);

@@ -96,7 +96,6 @@ class Worker {
   int64_t shutdown_deadline_us_ = 0;
   int64_t started_unix_ = 0;
   uint64_t client_logins_ = 0;
-  friend class Janitor;
 };
 
 // The abstract unix socket of worker i, used to forward cancel requests between workers.
