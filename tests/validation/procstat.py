@@ -1,0 +1,107 @@
+"""CPU accounting from /proc: per-process CPU seconds, whole-machine busy time, and what else ran meanwhile.
+
+The machine is shared, so every measurement window records how much CPU went to processes that are not part of
+the experiment ("foreign" CPU = machine busy time minus the experiment's own processes), plus steal and the load
+average, so a reader can judge whether a miss is the model's or the neighbours'.
+"""
+import os
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NCPU = os.cpu_count() or 1
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process (all its threads), in seconds; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # The command name may contain spaces: fields start after the last ')'.
+    rest = data[data.rindex(")") + 2:].split()
+    utime, stime = int(rest[11]), int(rest[12])
+    return (utime + stime) / CLK_TCK
+
+
+def proc_ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return int(data[data.rindex(")") + 2:].split()[1])
+
+
+def children_of(ppid):
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and proc_ppid(int(name)) == ppid:
+            out.append(int(name))
+    return out
+
+
+def machine_times():
+    """Aggregate /proc/stat cpu line in seconds: busy (without idle/iowait), steal, irq+softirq, total."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    busy = user + nice + system + irq + softirq + steal
+    return {"busy": busy / CLK_TCK, "steal": steal / CLK_TCK, "irq": (irq + softirq) / CLK_TCK,
+            "total": (busy + idle + iowait) / CLK_TCK}
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+class CpuGroups:
+    """Named groups of pids whose CPU is tracked between two snapshots; a group may be a callable that lists
+    its pids at snapshot time (Postgres backends come and go)."""
+
+    def __init__(self, groups):
+        self.groups = groups  # name -> list of pids or callable returning one
+
+    def _pids(self, g):
+        v = self.groups[g]
+        return list(v() if callable(v) else v)
+
+    def snapshot(self):
+        snap = {"machine": machine_times(), "load": loadavg(), "procs": {}}
+        for g in self.groups:
+            snap["procs"][g] = {pid: proc_cpu_seconds(pid) for pid in self._pids(g)}
+        snap["procs"]["harness"] = {os.getpid(): proc_cpu_seconds(os.getpid())}
+        return snap
+
+
+def delta(a, b, wall):
+    """CPU seconds per group between snapshots a and b (a pid new in b counts from zero; a pid gone in b is
+    counted up to a, which loses its last moments), the foreign CPU and the machine's figures."""
+    groups = {}
+    per_pid = {}
+    for g, pids in b["procs"].items():
+        total = 0.0
+        for pid, cb in pids.items():
+            if cb is None:
+                continue
+            ca = a["procs"].get(g, {}).get(pid) or 0.0
+            total += cb - ca
+            per_pid[pid] = cb - ca
+        groups[g] = total
+    ma, mb = a["machine"], b["machine"]
+    busy = mb["busy"] - ma["busy"]
+    own = sum(groups.values())
+    return {
+        "wall_s": wall,
+        "cpu_s": groups,
+        "per_pid_cpu_s": per_pid,
+        "machine_busy_cores": busy / wall,
+        "experiment_cores": own / wall,
+        # Other processes' CPU: busy minus ours, minus irq/softirq (mostly our own loopback traffic) and steal
+        # (time the hypervisor gave to other guests), both reported on their own.
+        "foreign_cores": max(0.0, busy - own - (mb["irq"] - ma["irq"]) - (mb["steal"] - ma["steal"])) / wall,
+        "steal_cores": (mb["steal"] - ma["steal"]) / wall,
+        "irq_cores": (mb["irq"] - ma["irq"]) / wall,
+        "loadavg_before": a["load"],
+        "loadavg_after": b["load"],
+    }

@@ -1,0 +1,113 @@
+"""The report: a summary of pass / fail counts and a Markdown table of predicted vs measured per figure, with the
+load the machine was under during each measurement."""
+
+
+def _fmt(v, digits=3):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        return f"{v:.{digits}g}" if abs(v) < 1 else f"{v:.{digits + 1}g}"
+    return str(v)
+
+
+def _err(row):
+    e = row.get("error")
+    if e is None:
+        return "-"
+    if row["kind"] == "points":
+        return f"{e:+.1f} pp"
+    return f"{e * 100:+.1f}%"
+
+
+def _tol(row):
+    t = row["tolerance"]
+    if t is None or row["kind"] == "info":
+        return "(info)"
+    if row["kind"] == "relative":
+        return f"±{t * 100:.0f}%"
+    if row["kind"] == "points":
+        return f"±{t:g} pp"
+    if row["kind"] == "p_value":
+        return f"p ≥ {t:g}"
+    return str(t)
+
+
+def summarize(doc):
+    passed = failed = errors = 0
+    for p in doc["poolers"]:
+        if "error" in p:
+            errors += 1
+        for c in p["cases"]:
+            if "error" in c:
+                errors += 1
+            for f in c.get("figures", []):
+                if f["pass"] is True:
+                    passed += 1
+                elif f["pass"] is False:
+                    failed += 1
+    return {"passed": passed, "failed": failed, "errors": errors}
+
+
+def _noise(c):
+    n = c.get("noise")
+    if not n:
+        return ""
+    return (f"foreign {n['foreign_cores']:.2f} cores, steal {n['steal_cores']:.2f}, "
+            f"load {n['loadavg_before'][0]:.1f}")
+
+
+def markdown(doc):
+    s = doc["summary"]
+    m = doc["machine"]
+    lines = [
+        f"# rpsim validation ({'quick subset' if doc['quick'] else 'full matrix'})",
+        "",
+        f"- date: {doc['started']} to {doc['finished']} (UTC); commit {doc['commit']}",
+        f"- machine: {m['hostname']}, {m['cpu_model']}, {m['topology']['cores']} cores x "
+        f"{m['topology']['threads_per_core']} threads, Linux {m['kernel']}; {m['postgres']}; {m['pgbouncer']}; "
+        f"tcp_migrate_req={m['tcp_migrate_req']}",
+        f"- load average at start {doc['load_at_start']}, at end {doc['load_at_end']} (the machine is shared; "
+        "'foreign' below is CPU used by processes outside the experiment during the measurement window, in cores)",
+        f"- experiment processes ran at nice {doc.get('nice', 0)}",
+        f"- figures passed {s['passed']}, failed {s['failed']}; cases that could not run: {s['errors']}",
+    ]
+    if doc.get("interrupted"):
+        lines.append(f"- INTERRUPTED: {doc['interrupted']}")
+    for p in doc["poolers"]:
+        lines += ["", f"## {p['pooler']}", ""]
+        if "error" in p:
+            lines.append(f"**Could not run:** {p['error']}")
+            continue
+        cal = p["calibration"]
+        sel, slp = cal["scripts"]["select"], cal["scripts"]["sleep5ms"]
+        lines += [
+            f"Calibration ({cal['setup']}): per select-only transaction pooler {sel['pooler_per_query_s'] * 1e6:.1f} us,"
+            f" Postgres {sel['postgres_per_txn_s'] * 1e6:.1f} us, pgbench {sel['pgbench_per_txn_s'] * 1e6:.1f} us; "
+            f"pg_sleep(5ms) transaction: pooler {slp['pooler_per_query_s'] * 1e6:.1f} us, Postgres "
+            f"{slp['postgres_per_txn_s'] * 1e6:.1f} us, pgbench {slp['pgbench_per_txn_s'] * 1e6:.1f} us; "
+            f"-C: pooler login {cal['pooler_login_s'] * 1e6:.1f} us, pgbench per connection+transaction "
+            f"{cal['pgbench_per_txn_connect_s'] * 1e6:.1f} us. Calibration TPS: "
+            + ", ".join(f"{k} {v['tps']:.0f} (foreign {v['noise']['foreign_cores']:.2f} cores)"
+                        for k, v in cal["phases"].items()) + ".",
+            "",
+            "| exp | case | figure | predicted | measured | error | tolerance | result | noise |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for c in p["cases"]:
+            if "error" in c:
+                lines.append(f"| {c['experiment']} | {c['name']} | could not run | | | | | ERROR: "
+                             f"{c['error'].splitlines()[0][:160]} | |")
+                continue
+            extra = ""
+            if c.get("assignment"):
+                extra = f" (assignment {c['assignment']})"
+            if c["experiment"] == 1:
+                extra = f" ({c['trials']} trials)"
+            for f in c.get("figures", []):
+                res = {True: "pass", False: "**FAIL**", None: "info"}[f["pass"]]
+                lines.append(f"| {c['experiment']} | {c['name']}{extra} | {f['figure']} | {_fmt(f['predicted'])} | "
+                             f"{_fmt(f['measured'])} | {_err(f)} | {_tol(f)} | {res} | {_noise(c)} |")
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,131 @@
+"""The simulator's side: a scenario JSON that describes exactly the measured set-up, and rpsim's answer on it.
+
+The set-up is one host ("local", 127.0.0.1) with this machine's cores: the pooler's workers, the Postgres
+backends and pgbench's threads all share it, unpinned unless the adapter pins. CPU costs come from the named
+calibration run (calibration.py) and nothing else.
+"""
+import json
+import os
+import subprocess
+import tempfile
+
+import procstat
+
+
+def us(seconds):
+    return f"{seconds * 1e6:.3f}us"
+
+
+def host_topology():
+    """This machine's cores and hardware threads per core, from sysfs."""
+    cpus = procstat.NCPU
+    siblings = 1
+    try:
+        with open("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list") as f:
+            text = f.read().strip()
+        parts = []
+        for item in text.split(","):
+            a, _, b = item.partition("-")
+            parts += list(range(int(a), int(b or a) + 1))
+        siblings = max(1, len(parts))
+    except OSError:
+        pass
+    return {"cores": cpus // siblings, "threads_per_core": siblings}
+
+
+def read_sysctl(name, default=None):
+    try:
+        with open("/proc/sys/" + name.replace(".", "/")) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def scenario(name, description, cal, workers, clients, *, pool_size=20, max_client_conn=400, pinning="none",
+             threads=2, mode="closed", rate=None, per_transaction=False, script="select", assignment=None,
+             duration=10.0, warmup=2.0, replications=3, seed=1, port=6432):
+    """cal: the calibration's costs (seconds per unit) for this pooler; script: 'select' or 'sleep5ms'."""
+    topo = host_topology()
+    costs = cal["scripts"][script]
+    pooler_cpu = {"query": us(costs["pooler_per_query_s"] / 2), "result": us(costs["pooler_per_query_s"] / 2),
+                  "login": us(cal["pooler_login_s"]), "server_login": us(cal.get("pooler_server_login_s", 40e-6))}
+    client = {
+        "name": "pgbench",
+        "count": clients,
+        "host": "local",
+        "database": "bench",
+        "user": "app",
+        "mode": mode,
+        "connection": "per_transaction" if per_transaction else "persistent",
+        "client_threads": min(threads, clients),
+        "server_cpu": us(costs["postgres_per_txn_s"]),
+        "client_cpu": us(cal["pgbench_per_txn_connect_s"] if per_transaction else costs["pgbench_per_txn_s"]),
+    }
+    if script == "sleep5ms":
+        client["server_wait"] = "5ms"
+    if mode == "open":
+        client["rate"] = rate / clients
+    doc = {
+        "name": name,
+        "description": description,
+        "run": {"duration": f"{duration}s", "warmup": f"{warmup}s", "seed": seed, "replications": replications},
+        "hosts": [{"name": "local", "address": "127.0.0.1", "cores": topo["cores"],
+                   "threads_per_core": topo["threads_per_core"]}],
+        "kernel": {"tcp_migrate_req": read_sysctl("net.ipv4.tcp_migrate_req", "0") == "1",
+                   "wildcard_listener": False},
+        "pooler": {"host": "local", "processes": workers, "pinning": pinning, "listen_addr": "127.0.0.1",
+                   "listen_port": port, "pool_mode": "transaction", "pool_size": pool_size,
+                   "max_client_conn": max_client_conn, "cpu": pooler_cpu},
+        "postgres": {"host": "local", "max_connections": 200},
+        "clients": [client],
+    }
+    if assignment is not None:
+        doc["assignment"] = list(assignment)
+    return doc
+
+
+def run(rpsim, doc, threads=2):
+    with tempfile.TemporaryDirectory(prefix="rpsim-val-") as d:
+        path = os.path.join(d, "scenario.json")
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=1)
+        out = subprocess.run([rpsim, "run", path, "--json", "-", "--quiet", "--threads", str(threads)],
+                             capture_output=True, text=True, timeout=900)
+        if out.returncode != 0:
+            raise RuntimeError(f"rpsim failed: {out.stderr.strip()}")
+        return json.loads(out.stdout)
+
+
+def spread_distribution(rpsim, workers, clients, samples, seed0=1):
+    """rpsim's predicted distribution of the busiest worker's client count, one replication per seed (each its
+    own hash secret and ephemeral ports): persistent clients on the same loopback set-up, simulated only long
+    enough to connect. Returns {max_count: frequency}."""
+    doc = {
+        "name": f"spread_{workers}x{clients}",
+        "run": {"duration": "20ms", "warmup": "20ms", "seed": seed0, "replications": 1},
+        "hosts": [{"name": "local", "address": "127.0.0.1", "cores": 2}],
+        "kernel": {"wildcard_listener": False},
+        "pooler": {"host": "local", "processes": workers, "listen_addr": "127.0.0.1", "pool_size": 20,
+                   "max_client_conn": 400},
+        "postgres": {"host": "local", "max_connections": 200},
+        "clients": [{"name": "c", "count": clients, "host": "local", "think_time": "1s", "server_cpu": "10us"}],
+    }
+    with tempfile.TemporaryDirectory(prefix="rpsim-val-") as d:
+        path = os.path.join(d, "spread.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        grid = os.path.join(d, "grid.json")
+        seeds = ",".join(str(seed0 + i) for i in range(samples))
+        out = subprocess.run([rpsim, "sweep", path, "--vary", f"run.seed={seeds}", "--out", grid, "--quiet"],
+                             capture_output=True, text=True, timeout=900)
+        if out.returncode != 0:
+            raise RuntimeError(f"rpsim sweep failed: {out.stderr.strip()}")
+        with open(grid) as f:
+            rows = json.load(f)
+    if isinstance(rows, dict):
+        rows = rows.get("rows", rows.get("points", []))
+    freq = {}
+    for r in rows:
+        m = int(round(r["connections_max_over_mean"] * clients / workers))
+        freq[m] = freq.get(m, 0) + 1
+    return freq

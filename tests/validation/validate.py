@@ -1,0 +1,375 @@
+#!/usr/bin/python3
+"""Validation harness: rpsim's predictions against real poolers (PgBouncer 1.18 as N processes, rpool with N
+workers) on a real Postgres 15, driven by pgbench. See tests/validation/README.md.
+
+  /usr/bin/python3 tests/validation/validate.py [--quick] [--pooler rpool|pgbouncer|both] [--out DIR]
+
+Per pooler: one named calibration run (CPU per transaction of the pooler, Postgres and pgbench, from /proc), then
+the experiments, each a prediction not fitted to anything but that calibration. Writes DIR/latest.json and
+DIR/latest.md (and each experiment's scenario JSON under DIR/scenarios/). Exit status 1 when a tolerance is
+missed, 2 when the harness itself could not run.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import adapters  # noqa: E402
+import procstat  # noqa: E402
+import report  # noqa: E402
+import simulate  # noqa: E402
+import stats  # noqa: E402
+import workload  # noqa: E402
+from adapters import pgfixture  # noqa: E402
+
+SLEEP_SQL = "SELECT pg_sleep(0.005);\n"
+PGBENCH_SCALE = 10
+
+
+class Ctx:
+    """What every experiment needs: the Postgres, binaries, output folder, options."""
+
+    def __init__(self, args, pg, out):
+        self.args, self.pg, self.out = args, pg, out
+        self.rpsim = args.rpsim
+        self.rpool = args.rpool
+        self.sleep_script = os.path.join(out, "sleep5ms.sql")
+        with open(self.sleep_script, "w") as f:
+            f.write(SLEEP_SQL)
+        self.quick = args.quick
+
+    def adapter(self, kind, workers, **kw):
+        return adapters.make_adapter(kind, self.pg, workers, rpool_binary=self.rpool, **kw)
+
+    def save_scenario(self, doc):
+        d = os.path.join(self.out, "scenarios")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, doc["name"] + ".json")
+        with open(path, "w") as f:
+            json.dump(doc, f, indent=1)
+        return os.path.relpath(path, self.out)
+
+    def predict(self, doc):
+        rel = self.save_scenario(doc)
+        t = time.time()
+        res = simulate.run(self.rpsim, doc)
+        return res, rel, time.time() - t
+
+
+def noise_of(m):
+    c = m["cpu"]
+    return {k: c[k] for k in ("foreign_cores", "steal_cores", "irq_cores", "machine_busy_cores",
+                              "experiment_cores", "loadavg_before", "loadavg_after")}
+
+
+# ---------------------------------------------------------------------------------------------- calibration
+
+def calibrate(ctx, kind):
+    """The named calibration run: 1 worker, 8 clients, pgbench -j 2, three phases (select-only, pg_sleep 5 ms,
+    select-only with -C). CPU seconds per transaction from /proc, nothing else."""
+    phases = {}
+    window = 5.0 if ctx.quick else 8.0
+    with ctx.adapter(kind, 1, pool_size=20) as ad:
+        phases["select"] = workload.PgbenchRun(ad, ctx.pg, 8, window=window).run()
+        phases["sleep5ms"] = workload.PgbenchRun(ad, ctx.pg, 8, script=ctx.sleep_script, window=window).run()
+        phases["connect"] = workload.PgbenchRun(ad, ctx.pg, 8, connect_each=True, window=window).run()
+
+    def per_txn(m, group):
+        return m["cpu"]["cpu_s"][group] / max(1, m["transactions"])
+
+    scripts = {}
+    for name in ("select", "sleep5ms"):
+        m = phases[name]
+        scripts[name] = {"pooler_per_query_s": per_txn(m, "pooler"), "postgres_per_txn_s": per_txn(m, "postgres"),
+                         "pgbench_per_txn_s": per_txn(m, "pgbench")}
+    c = phases["connect"]
+    login = per_txn(c, "pooler") - scripts["select"]["pooler_per_query_s"]
+    cal = {
+        "pooler": kind,
+        "setup": "1 worker, pool 20, 8 clients, pgbench -j 2; phases: -S, -f sleep5ms.sql, -S -C",
+        "scripts": scripts,
+        "pooler_login_s": max(login, 0.0),
+        "pgbench_per_txn_connect_s": per_txn(c, "pgbench"),
+        "postgres_per_txn_connect_s": per_txn(c, "postgres"),
+        "phases": {k: {"tps": v["tps"], "latency_ms": v["latency_ms"], "transactions": v["transactions"],
+                       "cpu_s": v["cpu"]["cpu_s"], "noise": noise_of(v)} for k, v in phases.items()},
+    }
+    return cal
+
+
+# ---------------------------------------------------------------------------------------------- experiments
+
+def exp1_spread(ctx, kind, cal):
+    cases = [(2, 8)] if ctx.quick else [(n, k) for n in (2, 3, 4) for k in (8, 32)]
+    trials = 200 if ctx.quick else 250
+    results = []
+    for workers, clients in cases:
+        case = {"experiment": 1, "name": f"spread N={workers} clients={clients}", "pooler": kind,
+                "workers": workers, "clients": clients}
+        try:
+            with ctx.adapter(kind, workers, pool_size=20) as ad:
+                t = time.time()
+                vectors = workload.spread_trials(ad, clients, trials, deadline=time.time() + 240)
+                case["wall_s"] = time.time() - t
+            observed = {}
+            incomplete = sum(1 for v in vectors if sum(v) != clients)
+            for v in vectors:
+                observed[max(v)] = observed.get(max(v), 0) + 1
+            samples = 2000
+            pred = simulate.spread_distribution(ctx.rpsim, workers, clients, samples)
+            chi = stats.chi_square(observed, pred)
+            per_worker_mean = [sum(v[i] for v in vectors) / len(vectors) for i in range(workers)]
+            case.update({
+                "trials": len(vectors), "incomplete_trials": incomplete,
+                "measured": {"max_count_histogram": {str(k): v for k, v in sorted(observed.items())},
+                             "per_worker_mean_clients": per_worker_mean},
+                "predicted": {"max_count_distribution": {str(k): v / samples for k, v in sorted(pred.items())},
+                              "samples": samples},
+                "chi_square": chi,
+                "figures": [stats.figure("chi-square p (busiest worker's client count)", None, chi["p"], 0.01,
+                                         "p_value"),
+                            stats.figure("mean busiest-worker clients",
+                                         sum(k * v for k, v in pred.items()) / samples,
+                                         sum(k * v for k, v in observed.items()) / max(1, len(vectors)), None,
+                                         "info")],
+            })
+        except Exception as e:  # noqa: BLE001
+            case["error"] = f"{type(e).__name__}: {e}"
+            case["traceback"] = traceback.format_exc()
+        results.append(case)
+    return results
+
+
+def run_and_predict(ctx, kind, cal, case, workers, clients, *, pool_size=20, script="select", connect_each=False,
+                    rate=None, conditional=False, window=None):
+    """Measures one set-up, then predicts it (conditional on the measured assignment when asked)."""
+    window = window or (6.0 if ctx.quick else 10.0)
+    with ctx.adapter(kind, workers, pool_size=pool_size) as ad:
+        m = workload.PgbenchRun(ad, ctx.pg, clients, script=ctx.sleep_script if script == "sleep5ms" else None,
+                                connect_each=connect_each, rate=rate, window=window).run()
+        port = ad.port
+        pinning = ad.pinning
+    assignment = [w["clients"] for w in m["workers"]] if conditional else None
+    doc = simulate.scenario(
+        f"{kind}_{case['slug']}", f"{case['name']} on {kind}, as measured by validate.py", cal, workers, clients,
+        pool_size=pool_size, pinning=pinning, mode="open" if rate else "closed", rate=rate,
+        per_transaction=connect_each, script=script, assignment=assignment, duration=min(window, 10.0),
+        replications=3, port=port)
+    pred, rel, sim_wall = ctx.predict(doc)
+    case.update({"measured": m, "scenario": rel, "assignment": assignment, "sim_wall_s": sim_wall,
+                 "noise": noise_of(m),
+                 "predicted": {"throughput_tps": pred["throughput_tps"], "latency_ms": pred["latency_ms"],
+                               "processes": [{k: p[k] for k in ("index", "client_connections", "transactions",
+                                                                "throughput_tps", "utilization", "cpu_seconds",
+                                                                "wait_ms")}
+                                             for p in pred["processes"]],
+                               "duration_s": pred["duration_s"], "pooler_host": pred.get("pooler_host"), "postgres": pred.get("postgres"),
+                               "errors": pred.get("errors"), "kernel": pred.get("kernel")}})
+    return m, pred
+
+
+def guarded(fn):
+    def wrapper(ctx, kind, cal, case, *a, **kw):
+        try:
+            fn(ctx, kind, cal, case, *a, **kw)
+        except Exception as e:  # noqa: BLE001
+            case["error"] = f"{type(e).__name__}: {e}"
+            case["traceback"] = traceback.format_exc()
+        return case
+    return wrapper
+
+
+@guarded
+def exp2_case(ctx, kind, cal, case):
+    m, p = run_and_predict(ctx, kind, cal, case, 2, 16, pool_size=4, script="sleep5ms", conditional=True)
+    figs = []
+    for w, pw in zip(m["workers"], p["processes"]):
+        figs.append(stats.figure(f"worker {w['index']} ({w['clients']} clients) TPS", pw["throughput_tps"], w["tps"],
+                                 0.05))
+        # Closed loop without think time: every client is always in a transaction, so by Little's law the mean
+        # latency of a worker's clients is clients / throughput (pgbench's log does not say which worker served).
+        lm = w["clients"] / w["tps"] if w["tps"] else None
+        lp = pw["client_connections"]["mean"] / pw["throughput_tps"] if pw["throughput_tps"] else None
+        figs.append(stats.figure(f"worker {w['index']} mean latency ms (Little)", lp * 1e3 if lp else None,
+                                 lm * 1e3 if lm else None, 0.05))
+    figs.append(stats.figure("total TPS", p["throughput_tps"]["mean"], m["tps"], 0.05, "info"))
+    figs.append(stats.figure("mean latency ms (pgbench log)", p["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.05,
+                             "info"))
+    case["figures"] = figs
+
+
+@guarded
+def exp3_case(ctx, kind, cal, case, workers, clients):
+    m, p = run_and_predict(ctx, kind, cal, case, workers, clients, conditional=True)
+    case["figures"] = [
+        stats.figure("total TPS", p["throughput_tps"]["mean"], m["tps"], 0.10),
+        stats.figure("mean latency ms", p["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.10),
+        stats.figure("p99 latency ms", p["latency_ms"]["p99"], m["latency_ms"]["p99"], 0.20),
+        stats.figure("pooler CPU cores (all workers)", sum(x["cpu_seconds"] for x in p["processes"]) / p["duration_s"],
+                     m["cpu"]["cpu_s"]["pooler"] / m["window_s"], None, "info"),
+    ]
+
+
+@guarded
+def exp4_case(ctx, kind, cal, case, workers, clients):
+    m, p = run_and_predict(ctx, kind, cal, case, workers, clients, connect_each=True)
+    case["figures"] = [
+        stats.figure("connections per second", p["throughput_tps"]["mean"], m["tps"], 0.10),
+        stats.figure("mean latency ms", p["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.10),
+        stats.figure("cycle time ms (clients / cps)", clients / p["throughput_tps"]["mean"] * 1e3,
+                     clients / m["tps"] * 1e3 if m["tps"] else None, None, "info"),
+    ]
+
+
+@guarded
+def exp5_case(ctx, kind, cal, case, clients, rate):
+    m, p = run_and_predict(ctx, kind, cal, case, 2, clients, rate=rate, conditional=True)
+    tx = [w["transactions"] for w in m["workers"]]
+    busiest = max(range(len(tx)), key=lambda i: tx[i])
+    ptx = [x["transactions"] for x in p["processes"]]
+    case["busiest_worker"] = busiest
+    case["figures"] = [
+        stats.figure(f"busiest worker ({busiest}) share of transactions", ptx[busiest] / sum(ptx),
+                     tx[busiest] / sum(tx), 3.0, "points"),
+        # rpsim's per-process "utilization" is the loop's busy fraction (stretched when it shares a CPU); the
+        # CPU utilisation /proc measures is CPU seconds over wall time, so compare cpu_seconds / duration.
+        stats.figure(f"busiest worker ({busiest}) CPU utilisation", p["processes"][busiest]["cpu_seconds"] /
+                     p["duration_s"], m["workers"][busiest]["utilization"], 3.0, "points"),
+        stats.figure("total TPS", p["throughput_tps"]["mean"], m["tps"], None, "info"),
+    ]
+
+
+def run_pooler(ctx, kind):
+    out = {"pooler": kind, "cases": []}
+    t = time.time()
+    try:
+        cal = calibrate(ctx, kind)
+    except Exception as e:  # noqa: BLE001
+        out["error"] = f"calibration failed: {type(e).__name__}: {e}"
+        out["traceback"] = traceback.format_exc()
+        return out
+    out["calibration"] = cal
+    out["cases"] += exp1_spread(ctx, kind, cal)
+    out["cases"].append(exp2_case(ctx, kind, cal, {"experiment": 2, "name": "pool queueing N=2 pool=4 16 clients "
+                                                   "pg_sleep(5ms)", "slug": "e2_pool_queueing", "pooler": kind}))
+    sizes3 = [(2, 16)] if ctx.quick else [(n, c) for n in (1, 2) for c in (4, 16, 64)]
+    for n, c in sizes3:
+        out["cases"].append(exp3_case(ctx, kind, cal, {"experiment": 3, "name": f"select-only N={n} clients={c}",
+                                                       "slug": f"e3_select_n{n}_c{c}", "pooler": kind}, n, c))
+    if not ctx.quick:
+        for c in (8, 32):
+            out["cases"].append(exp4_case(ctx, kind, cal, {"experiment": 4, "name": f"churn -C N=2 clients={c}",
+                                                           "slug": f"e4_churn_c{c}", "pooler": kind}, 2, c))
+        for c, rate in ((8, 3000), (8, 6000)):
+            out["cases"].append(exp5_case(ctx, kind, cal, {"experiment": 5,
+                                                           "name": f"imbalance N=2 clients={c} rate={rate}/s",
+                                                           "slug": f"e5_rate{rate}_c{c}", "pooler": kind},
+                                          c, rate))
+    out["wall_s"] = time.time() - t
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+def git_commit():
+    try:
+        r = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", "pooler", "models", "scenarios",
+                                "sim"], capture_output=True, text=True).stdout.strip()
+        return r.stdout.strip() + ("+dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    ver = lambda cmd: subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]  # noqa
+    return {"hostname": socket.gethostname(), "kernel": platform.release(), "cpu_model": model,
+            "topology": simulate.host_topology(), "postgres": ver(["/usr/lib/postgresql/15/bin/postgres", "-V"]),
+            "pgbench": ver(["pgbench", "-V"]), "pgbouncer": ver(["pgbouncer", "--version"]),
+            "tcp_migrate_req": simulate.read_sysctl("net.ipv4.tcp_migrate_req"),
+            "ip_local_port_range": simulate.read_sysctl("net.ipv4.ip_local_port_range")}
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="experiments 1, 2 and 3 at one size (the test suite's)")
+    ap.add_argument("--pooler", choices=["rpool", "pgbouncer", "both"], default="both")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--rpsim", default=os.environ.get("RPSIM") or os.path.join(ROOT, "build", "rpsim"))
+    ap.add_argument("--rpool", default=os.environ.get("RPOOL_BIN") or os.path.join(ROOT, "build", "rpool"))
+    ap.add_argument("--nice", type=int, default=0,
+                    help="renice the harness (and so Postgres, the poolers and pgbench, which inherit it) by this "
+                         "much, e.g. -10 to shield the experiment from other work on a shared machine; recorded")
+    args = ap.parse_args(argv)
+    for what, path in (("rpsim", args.rpsim),) + ((("rpool", args.rpool),) if args.pooler != "pgbouncer" else ()):
+        if not os.path.exists(path):
+            print(f"validate.py: {what} binary not found at {path} (use --{what} or build it)", file=sys.stderr)
+            return 2
+    os.makedirs(args.out, exist_ok=True)
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+
+    if args.nice:
+        os.nice(args.nice)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    doc = {"format": "rpsim-validation/1", "started": started.isoformat(timespec="seconds"),
+           "quick": args.quick, "nice": os.nice(0), "commit": git_commit(), "machine": machine(), "load_at_start": procstat.loadavg(),
+           "poolers": [], "binaries": {"rpsim": os.path.abspath(args.rpsim), "rpool": os.path.abspath(args.rpool)}}
+    pg = pgfixture.PgServer(max_connections=200)
+    try:
+        t = time.time()
+        pg.start()
+        pg.sql("CREATE DATABASE bench")
+        subprocess.run(["pgbench", "-i", "-q", "-s", str(PGBENCH_SCALE), "-h", pg.sock, "-p", str(pg.port),
+                        "-U", "postgres", "bench"], check=True, capture_output=True, text=True)
+        doc["postgres_setup_s"] = time.time() - t
+        ctx = Ctx(args, pg, args.out)
+        kinds = ["pgbouncer", "rpool"] if args.pooler == "both" else [args.pooler]
+        for kind in kinds:
+            doc["poolers"].append(run_pooler(ctx, kind))
+    except KeyboardInterrupt as e:
+        doc["interrupted"] = str(e) or "SIGINT"
+    finally:
+        pg.cleanup()
+    doc["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    doc["load_at_end"] = procstat.loadavg()
+    doc["summary"] = report.summarize(doc)
+    with open(os.path.join(args.out, "latest.json"), "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+    md = report.markdown(doc)
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(md)
+    print(md)
+    if "interrupted" in doc:
+        return 130
+    s = doc["summary"]
+    return 0 if s["failed"] == 0 and s["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
