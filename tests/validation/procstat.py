@@ -105,3 +105,55 @@ def delta(a, b, wall):
         "loadavg_before": a["load"],
         "loadavg_after": b["load"],
     }
+
+
+def _task_states(pid):
+    states = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    data = f.read()
+                states.append(data[data.rindex(")") + 2])
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return states
+
+
+class RunnableSampler:
+    """Samples, every `interval` seconds in a thread, how many tasks outside the experiment are runnable: the
+    machine's running count (/proc/loadavg's 4th field) minus the experiment's own tasks in state R. Its mean is
+    the number of CPU hogs the noise-aware prediction adds to the host."""
+
+    def __init__(self, pids_fn, interval=0.05):
+        import threading
+        self.pids_fn, self.interval = pids_fn, interval
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        pids = list(self.pids_fn()) + [os.getpid()]
+        n = 0
+        while not self._stop.is_set():
+            if n % 20 == 0:
+                pids = list(self.pids_fn()) + [os.getpid()]
+            n += 1
+            with open("/proc/loadavg") as f:
+                running = int(f.read().split()[3].split("/")[0])
+            ours = sum(st == "R" for pid in pids for st in _task_states(pid))
+            self.samples.append(max(0, running - ours))
+            self._stop.wait(self.interval)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(2)
+        n = len(self.samples)
+        return {"samples": n, "mean": sum(self.samples) / n if n else 0.0,
+                "max": max(self.samples) if n else 0}

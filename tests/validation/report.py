@@ -54,8 +54,9 @@ def _noise(c):
     n = c.get("noise")
     if not n:
         return ""
-    return (f"foreign {n['foreign_cores']:.2f} cores, steal {n['steal_cores']:.2f}, "
-            f"load {n['loadavg_before'][0]:.1f}")
+    r = n.get("foreign_runnable") or {}
+    return (f"foreign {n['foreign_cores']:.2f} cores, {r.get('mean', 0):.1f} foreign runnable tasks, "
+            f"steal {n['steal_cores']:.2f}, load {n['loadavg_before'][0]:.1f}")
 
 
 def markdown(doc):
@@ -70,6 +71,7 @@ def markdown(doc):
         f"tcp_migrate_req={m['tcp_migrate_req']}",
         f"- load average at start {doc['load_at_start']}, at end {doc['load_at_end']} (the machine is shared; "
         "'foreign' below is CPU used by processes outside the experiment during the measurement window, in cores)",
+        f"- note: {doc.get('note') or '-'}",
         f"- experiment processes ran at nice {doc.get('nice', 0)}",
         f"- figures passed {s['passed']}, failed {s['failed']}; cases that could not run: {s['errors']}",
     ]
@@ -92,13 +94,14 @@ def markdown(doc):
             + ", ".join(f"{k} {v['tps']:.0f} (foreign {v['noise']['foreign_cores']:.2f} cores)"
                         for k, v in cal["phases"].items()) + ".",
             "",
-            "| exp | case | figure | predicted | measured | error | tolerance | result | noise |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| exp | case | figure | predicted | measured | error | tolerance | result | noise-aware predicted "
+            "(error) | noise in the window |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for c in p["cases"]:
             if "error" in c:
                 lines.append(f"| {c['experiment']} | {c['name']} | could not run | | | | | ERROR: "
-                             f"{c['error'].splitlines()[0][:160]} | |")
+                             f"{c['error'].splitlines()[0][:160]} | | |")
                 continue
             extra = ""
             if c.get("assignment"):
@@ -107,7 +110,13 @@ def markdown(doc):
                 extra = f" ({c['trials']} trials)"
             for f in c.get("figures", []):
                 res = {True: "pass", False: "**FAIL**", None: "info"}[f["pass"]]
+                na = "-"
+                if "predicted_noise_aware" in f:
+                    e = f.get("error_noise_aware")
+                    es = "-" if e is None else (f"{e:+.1f} pp" if f["kind"] == "points" else f"{e * 100:+.1f}%")
+                    ok = {True: ", within", False: ", outside", None: ""}[f.get("pass_noise_aware")]
+                    na = f"{_fmt(f['predicted_noise_aware'])} ({es}{ok})"
                 lines.append(f"| {c['experiment']} | {c['name']}{extra} | {f['figure']} | {_fmt(f['predicted'])} | "
-                             f"{_fmt(f['measured'])} | {_err(f)} | {_tol(f)} | {res} | {_noise(c)} |")
+                             f"{_fmt(f['measured'])} | {_err(f)} | {_tol(f)} | {res} | {na} | {_noise(c)} |")
     lines.append("")
     return "\n".join(lines)

@@ -43,7 +43,7 @@ def read_sysctl(name, default=None):
 
 def scenario(name, description, cal, workers, clients, *, pool_size=20, max_client_conn=400, pinning="none",
              threads=2, mode="closed", rate=None, per_transaction=False, script="select", assignment=None,
-             duration=10.0, warmup=2.0, replications=3, seed=1, port=6432):
+             duration=10.0, warmup=2.0, replications=3, seed=1, port=6432, background=0):
     """cal: the calibration's costs (seconds per unit) for this pooler; script: 'select' or 'sleep5ms'."""
     topo = host_topology()
     costs = cal["scripts"][script]
@@ -81,6 +81,14 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
     }
     if assignment is not None:
         doc["assignment"] = list(assignment)
+    if background > 0:
+        # The neighbours' work as `background` CPU hogs on the same host: each its own thread whose one
+        # transaction's client-side burst (1000 s) outlasts the run, so it competes for the cores in processor
+        # sharing all along and never completes (no transaction or latency of its own enters the results).
+        doc["clients"].append({"name": "background", "count": background, "host": "local",
+                               "database": "background", "user": "background", "client_threads": background,
+                               "server_cpu": "1us", "client_cpu": "1000s"})
+        doc["description"] += f"; with {background} CPU hogs standing for the other work measured on the host"
     return doc
 
 

@@ -9,10 +9,24 @@ def rel_error(predicted, measured):
     return (predicted - measured) / measured
 
 
-def figure(name, predicted, measured, tolerance, kind="relative", note=None):
+def _judge(kind, predicted, measured, tolerance):
+    if kind == "relative":
+        e = rel_error(predicted, measured)
+        return e, (e is not None and abs(e) <= tolerance)
+    if kind == "points":
+        e = None if predicted is None or measured is None else (predicted - measured) * 100.0
+        return e, (e is not None and abs(e) <= tolerance)
+    return rel_error(predicted, measured), None
+
+
+def figure(name, predicted, measured, tolerance, kind="relative", note=None, noise_aware=None):
     """kind: 'relative' (|p - m| / m <= tol), 'points' (|p - m| in percentage points <= tol, both given as
-    fractions), 'p_value' (measured is a p-value that must be >= tol; predicted unused)."""
+    fractions), 'p_value' (measured is a p-value that must be >= tol; predicted unused), 'info' (no tolerance).
+    noise_aware: the same figure predicted with the measured background load added (never decides pass)."""
     row = {"figure": name, "predicted": predicted, "measured": measured, "tolerance": tolerance, "kind": kind}
+    if noise_aware is not None:
+        e, ok = _judge(kind if kind in ("relative", "points") else "info", noise_aware, measured, tolerance)
+        row.update({"predicted_noise_aware": noise_aware, "error_noise_aware": e, "pass_noise_aware": ok})
     if kind == "relative":
         e = rel_error(predicted, measured)
         row["error"] = e

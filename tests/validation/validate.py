@@ -70,7 +70,7 @@ class Ctx:
 
 def noise_of(m):
     c = m["cpu"]
-    return {k: c[k] for k in ("foreign_cores", "steal_cores", "irq_cores", "machine_busy_cores",
+    return {k: c[k] for k in ("foreign_cores", "foreign_runnable", "steal_cores", "irq_cores", "machine_busy_cores",
                               "experiment_cores", "loadavg_before", "loadavg_after")}
 
 
@@ -152,9 +152,20 @@ def exp1_spread(ctx, kind, cal):
     return results
 
 
+def _pred_summary(pred):
+    return {"throughput_tps": pred["throughput_tps"], "latency_ms": pred["latency_ms"],
+            "duration_s": pred["duration_s"],
+            "processes": [{k: p[k] for k in ("index", "client_connections", "transactions", "throughput_tps",
+                                             "utilization", "cpu_seconds", "wait_ms")} for p in pred["processes"]],
+            "pooler_host": pred.get("pooler_host"), "postgres": pred.get("postgres"), "errors": pred.get("errors"),
+            "kernel": pred.get("kernel")}
+
+
 def run_and_predict(ctx, kind, cal, case, workers, clients, *, pool_size=20, script="select", connect_each=False,
                     rate=None, conditional=False, window=None):
-    """Measures one set-up, then predicts it (conditional on the measured assignment when asked)."""
+    """Measures one set-up, then predicts it (conditional on the measured assignment when asked): once as the
+    set-up alone on the host (decides pass / fail), once with the measured background load added as CPU hogs
+    (noise-aware; shown beside it, so a reader can tell a model miss from the neighbours' doing)."""
     window = window or (6.0 if ctx.quick else 10.0)
     with ctx.adapter(kind, workers, pool_size=pool_size) as ad:
         m = workload.PgbenchRun(ad, ctx.pg, clients, script=ctx.sleep_script if script == "sleep5ms" else None,
@@ -162,22 +173,23 @@ def run_and_predict(ctx, kind, cal, case, workers, clients, *, pool_size=20, scr
         port = ad.port
         pinning = ad.pinning
     assignment = [w["clients"] for w in m["workers"]] if conditional else None
-    doc = simulate.scenario(
-        f"{kind}_{case['slug']}", f"{case['name']} on {kind}, as measured by validate.py", cal, workers, clients,
-        pool_size=pool_size, pinning=pinning, mode="open" if rate else "closed", rate=rate,
-        per_transaction=connect_each, script=script, assignment=assignment, duration=min(window, 10.0),
-        replications=3, port=port)
+    kw = dict(pool_size=pool_size, pinning=pinning, mode="open" if rate else "closed", rate=rate,
+              per_transaction=connect_each, script=script, assignment=assignment, duration=min(window, 10.0),
+              replications=3, port=port)
+    doc = simulate.scenario(f"{kind}_{case['slug']}", f"{case['name']} on {kind}, as measured by validate.py", cal,
+                            workers, clients, **kw)
     pred, rel, sim_wall = ctx.predict(doc)
+    hogs = int(round(m["cpu"]["foreign_runnable"]["mean"]))
+    pred_bg = None
+    if hogs > 0:
+        doc_bg = simulate.scenario(f"{kind}_{case['slug']}_background", f"{case['name']} on {kind}", cal, workers,
+                                   clients, background=hogs, **kw)
+        pred_bg, _, _ = ctx.predict(doc_bg)
     case.update({"measured": m, "scenario": rel, "assignment": assignment, "sim_wall_s": sim_wall,
-                 "noise": noise_of(m),
-                 "predicted": {"throughput_tps": pred["throughput_tps"], "latency_ms": pred["latency_ms"],
-                               "processes": [{k: p[k] for k in ("index", "client_connections", "transactions",
-                                                                "throughput_tps", "utilization", "cpu_seconds",
-                                                                "wait_ms")}
-                                             for p in pred["processes"]],
-                               "duration_s": pred["duration_s"], "pooler_host": pred.get("pooler_host"), "postgres": pred.get("postgres"),
-                               "errors": pred.get("errors"), "kernel": pred.get("kernel")}})
-    return m, pred
+                 "noise": noise_of(m), "background_hogs": hogs,
+                 "predicted": _pred_summary(pred),
+                 "predicted_noise_aware": _pred_summary(pred_bg) if pred_bg else None})
+    return m, pred, pred_bg
 
 
 def guarded(fn):
@@ -191,63 +203,85 @@ def guarded(fn):
     return wrapper
 
 
+def both(p, pb, fn):
+    """fn applied to the clean prediction and, when there is one, to the noise-aware one."""
+    return fn(p), (fn(pb) if pb else None)
+
+
+def fig(name, p, pb, fn, measured, tol, kind="relative"):
+    a, b = both(p, pb, fn)
+    return stats.figure(name, a, measured, tol, kind, noise_aware=b)
+
+
 @guarded
 def exp2_case(ctx, kind, cal, case):
-    m, p = run_and_predict(ctx, kind, cal, case, 2, 16, pool_size=4, script="sleep5ms", conditional=True)
+    m, p, pb = run_and_predict(ctx, kind, cal, case, 2, 16, pool_size=4, script="sleep5ms", conditional=True)
     figs = []
-    for w, pw in zip(m["workers"], p["processes"]):
-        figs.append(stats.figure(f"worker {w['index']} ({w['clients']} clients) TPS", pw["throughput_tps"], w["tps"],
-                                 0.05))
+    for i, w in enumerate(m["workers"]):
+        figs.append(fig(f"worker {i} ({w['clients']} clients) TPS", p, pb,
+                        lambda r: r["processes"][i]["throughput_tps"], w["tps"], 0.05))
         # Closed loop without think time: every client is always in a transaction, so by Little's law the mean
         # latency of a worker's clients is clients / throughput (pgbench's log does not say which worker served).
-        lm = w["clients"] / w["tps"] if w["tps"] else None
-        lp = pw["client_connections"]["mean"] / pw["throughput_tps"] if pw["throughput_tps"] else None
-        figs.append(stats.figure(f"worker {w['index']} mean latency ms (Little)", lp * 1e3 if lp else None,
-                                 lm * 1e3 if lm else None, 0.05))
-    figs.append(stats.figure("total TPS", p["throughput_tps"]["mean"], m["tps"], 0.05, "info"))
-    figs.append(stats.figure("mean latency ms (pgbench log)", p["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.05,
-                             "info"))
+        lm = w["clients"] / w["tps"] * 1e3 if w["tps"] else None
+        figs.append(fig(f"worker {i} mean latency ms (Little)", p, pb,
+                        lambda r: w["clients"] / r["processes"][i]["throughput_tps"] * 1e3, lm, 0.05))
+    figs.append(fig("total TPS", p, pb, lambda r: r["throughput_tps"]["mean"], m["tps"], None, "info"))
+    figs.append(fig("mean latency ms (pgbench log)", p, pb, lambda r: r["latency_ms"]["mean"],
+                    m["latency_ms"]["mean"], None, "info"))
     case["figures"] = figs
 
 
 @guarded
 def exp3_case(ctx, kind, cal, case, workers, clients):
-    m, p = run_and_predict(ctx, kind, cal, case, workers, clients, conditional=True)
+    m, p, pb = run_and_predict(ctx, kind, cal, case, workers, clients, conditional=True)
     case["figures"] = [
-        stats.figure("total TPS", p["throughput_tps"]["mean"], m["tps"], 0.10),
-        stats.figure("mean latency ms", p["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.10),
-        stats.figure("p99 latency ms", p["latency_ms"]["p99"], m["latency_ms"]["p99"], 0.20),
-        stats.figure("pooler CPU cores (all workers)", sum(x["cpu_seconds"] for x in p["processes"]) / p["duration_s"],
-                     m["cpu"]["cpu_s"]["pooler"] / m["window_s"], None, "info"),
-    ]
+        fig("total TPS", p, pb, lambda r: r["throughput_tps"]["mean"], m["tps"], 0.10),
+        fig("mean latency ms", p, pb, lambda r: r["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.10),
+        fig("p99 latency ms", p, pb, lambda r: r["latency_ms"]["p99"], m["latency_ms"]["p99"], 0.20),
+        fig("pooler CPU cores (all workers)", p, pb,
+            lambda r: sum(x["cpu_seconds"] for x in r["processes"]) / r["duration_s"],
+            m["cpu"]["cpu_s"]["pooler"] / m["window_s"], None, "info"),
+    ] + cpu_per_txn_figures(cal["scripts"]["select"], m)
+
+
+def cpu_per_txn_figures(costs, m):
+    """The calibrated CPU per transaction (what the scenario charges) against what this run's processes used:
+    when these differ, the CPU cost per transaction depends on the load, which a constant-cost model misses."""
+    n = max(1, m["transactions"])
+    out = []
+    for group, key in (("pooler", "pooler_per_query_s"), ("postgres", "postgres_per_txn_s"),
+                       ("pgbench", "pgbench_per_txn_s")):
+        out.append(stats.figure(f"{group} CPU us per transaction (calibrated vs this run)", costs[key] * 1e6,
+                                m["cpu"]["cpu_s"][group] / n * 1e6, None, "info"))
+    return out
 
 
 @guarded
 def exp4_case(ctx, kind, cal, case, workers, clients):
-    m, p = run_and_predict(ctx, kind, cal, case, workers, clients, connect_each=True)
+    m, p, pb = run_and_predict(ctx, kind, cal, case, workers, clients, connect_each=True)
     case["figures"] = [
-        stats.figure("connections per second", p["throughput_tps"]["mean"], m["tps"], 0.10),
-        stats.figure("mean latency ms", p["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.10),
-        stats.figure("cycle time ms (clients / cps)", clients / p["throughput_tps"]["mean"] * 1e3,
-                     clients / m["tps"] * 1e3 if m["tps"] else None, None, "info"),
+        fig("connections per second", p, pb, lambda r: r["throughput_tps"]["mean"], m["tps"], 0.10),
+        fig("mean latency ms", p, pb, lambda r: r["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.10),
+        fig("cycle time ms (clients / cps)", p, pb, lambda r: clients / r["throughput_tps"]["mean"] * 1e3,
+            clients / m["tps"] * 1e3 if m["tps"] else None, None, "info"),
     ]
 
 
 @guarded
 def exp5_case(ctx, kind, cal, case, clients, rate):
-    m, p = run_and_predict(ctx, kind, cal, case, 2, clients, rate=rate, conditional=True)
+    m, p, pb = run_and_predict(ctx, kind, cal, case, 2, clients, rate=rate, conditional=True)
     tx = [w["transactions"] for w in m["workers"]]
     busiest = max(range(len(tx)), key=lambda i: tx[i])
-    ptx = [x["transactions"] for x in p["processes"]]
     case["busiest_worker"] = busiest
+    share = lambda r: r["processes"][busiest]["transactions"] / sum(x["transactions"] for x in r["processes"])  # noqa
+    # rpsim's per-process "utilization" is the loop's busy fraction (stretched when it shares a CPU); the
+    # CPU utilisation /proc measures is CPU seconds over wall time, so compare cpu_seconds / duration.
+    util = lambda r: r["processes"][busiest]["cpu_seconds"] / r["duration_s"]  # noqa
     case["figures"] = [
-        stats.figure(f"busiest worker ({busiest}) share of transactions", ptx[busiest] / sum(ptx),
-                     tx[busiest] / sum(tx), 3.0, "points"),
-        # rpsim's per-process "utilization" is the loop's busy fraction (stretched when it shares a CPU); the
-        # CPU utilisation /proc measures is CPU seconds over wall time, so compare cpu_seconds / duration.
-        stats.figure(f"busiest worker ({busiest}) CPU utilisation", p["processes"][busiest]["cpu_seconds"] /
-                     p["duration_s"], m["workers"][busiest]["utilization"], 3.0, "points"),
-        stats.figure("total TPS", p["throughput_tps"]["mean"], m["tps"], None, "info"),
+        fig(f"busiest worker ({busiest}) share of transactions", p, pb, share, tx[busiest] / sum(tx), 3.0, "points"),
+        fig(f"busiest worker ({busiest}) CPU utilisation", p, pb, util, m["workers"][busiest]["utilization"], 3.0,
+            "points"),
+        fig("total TPS", p, pb, lambda r: r["throughput_tps"]["mean"], m["tps"], None, "info"),
     ]
 
 
@@ -322,6 +356,8 @@ def main(argv=None):
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--rpsim", default=os.environ.get("RPSIM") or os.path.join(ROOT, "build", "rpsim"))
     ap.add_argument("--rpool", default=os.environ.get("RPOOL_BIN") or os.path.join(ROOT, "build", "rpool"))
+    ap.add_argument("--note", default="", help="free text recorded in the report (e.g. which commit the binaries "
+                                                 "were built from)")
     ap.add_argument("--nice", type=int, default=0,
                     help="renice the harness (and so Postgres, the poolers and pgbench, which inherit it) by this "
                          "much, e.g. -10 to shield the experiment from other work on a shared machine; recorded")
@@ -338,7 +374,7 @@ def main(argv=None):
         os.nice(args.nice)
     started = datetime.datetime.now(datetime.timezone.utc)
     doc = {"format": "rpsim-validation/1", "started": started.isoformat(timespec="seconds"),
-           "quick": args.quick, "nice": os.nice(0), "commit": git_commit(), "machine": machine(), "load_at_start": procstat.loadavg(),
+           "quick": args.quick, "note": args.note, "nice": os.nice(0), "commit": git_commit(), "machine": machine(), "load_at_start": procstat.loadavg(),
            "poolers": [], "binaries": {"rpsim": os.path.abspath(args.rpsim), "rpool": os.path.abspath(args.rpool)}}
     pg = pgfixture.PgServer(max_connections=200)
     try:

@@ -98,10 +98,15 @@ class PgbenchRun:
                 "postgres": lambda: postgres_pids(self.pg),
                 "pgbench": [proc.pid],
             })
+            pooler_pids = self.adapter.worker_pids()
+            sampler = procstat.RunnableSampler(
+                lambda: pooler_pids + postgres_pids(self.pg) + [proc.pid])
             time.sleep(self.warmup)
             w0 = self.adapter.read_workers()
             s0, t0 = groups.snapshot(), time.time()
+            sampler.start()
             time.sleep(self.window)
+            runnable = sampler.stop()
             s1, t1 = groups.snapshot(), time.time()
             w1 = self.adapter.read_workers()
             proc.wait(timeout=self.tail + self.warmup + 60)
@@ -118,6 +123,7 @@ class PgbenchRun:
             os.unlink(path)
         os.rmdir(tmp)
         cpu = procstat.delta(s0, s1, t1 - t0)
+        cpu["foreign_runnable"] = runnable
         workers = []
         for a, b in zip(w0, w1):
             d = {"index": b["index"], "pid": b["pid"], "clients": b["clients"],

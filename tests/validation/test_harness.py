@@ -1,0 +1,83 @@
+"""Unit tests of the harness's pure parts: chi-square binning, figures, pgbench log parsing, /proc readers,
+scenario documents and the report. No Postgres, no pooler."""
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import procstat  # noqa: E402
+import report  # noqa: E402
+import simulate  # noqa: E402
+import stats  # noqa: E402
+import workload  # noqa: E402
+
+
+def test_chi_square_accepts_its_own_distribution_and_rejects_another():
+    # Binomial(8, 1/2) folded to the busiest of 2 workers: P(max = 4, 5, 6, 7, 8) = 70, 112, 56, 16, 2 / 256.
+    pred = {4: 70, 5: 112, 6: 56, 7: 16, 8: 2}
+    observed = {4: 55, 5: 88, 6: 43, 7: 12, 8: 2}  # 200 trials, close to 200 * pred / 256
+    r = stats.chi_square(observed, pred)
+    assert r["p"] > 0.5
+    assert all(b["expected"] >= 5 for b in r["bins"])  # 8 (1.6 expected) merged into 7
+    skewed = {4: 10, 5: 40, 6: 80, 7: 50, 8: 20}
+    assert stats.chi_square(skewed, pred)["p"] < 1e-6
+
+
+def test_figures_relative_points_and_p_value():
+    f = stats.figure("tps", 105.0, 100.0, 0.10)
+    assert abs(f["error"] - 0.05) < 1e-12 and f["pass"] is True
+    assert stats.figure("tps", 120.0, 100.0, 0.10)["pass"] is False
+    g = stats.figure("share", 0.62, 0.60, 3.0, "points")
+    assert abs(g["error"] - 2.0) < 1e-9 and g["pass"] is True
+    assert stats.figure("p", None, 0.005, 0.01, "p_value")["pass"] is False
+    h = stats.figure("tps", 150.0, 100.0, 0.10, noise_aware=104.0)
+    assert h["pass"] is False and h["pass_noise_aware"] is True
+
+
+def test_pgbench_log_window_and_quantiles(tmp_path):
+    prefix = str(tmp_path / "log")
+    with open(prefix + ".123", "w") as f:
+        # client txn latency_us script epoch_s epoch_us
+        f.write("0 0 1000 0 100 500000\n")   # ends at 100.5: before the window
+        f.write("0 1 2000 0 101 0\n")
+        f.write("1 0 4000 0 101 500000\n")
+        f.write("1 1 skipped 0 101 600000\n")
+        f.write("0 2 3000 0 103 0\n")        # after the window
+    lat, skipped = workload.read_logs(prefix, 101.0, 102.0)
+    assert lat == [2.0, 4.0] and skipped == 1
+    assert workload.quantile([1.0, 2.0, 3.0, 4.0, 5.0], 0.5) == 3.0
+
+
+def test_proc_readers_see_this_process():
+    assert procstat.proc_cpu_seconds(os.getpid()) >= 0
+    assert procstat.proc_cpu_seconds(2 ** 22 + 7) is None
+    a = procstat.CpuGroups({"me": [os.getpid()]}).snapshot()
+    sum(i * i for i in range(200000))
+    b = procstat.CpuGroups({"me": [os.getpid()]}).snapshot()
+    d = procstat.delta(a, b, 1.0)
+    assert d["cpu_s"]["me"] >= 0 and d["foreign_cores"] >= 0
+
+
+def test_scenario_describes_the_setup():
+    cal = {"scripts": {"select": {"pooler_per_query_s": 20e-6, "postgres_per_txn_s": 30e-6,
+                                  "pgbench_per_txn_s": 10e-6}},
+           "pooler_login_s": 80e-6, "pgbench_per_txn_connect_s": 150e-6}
+    doc = simulate.scenario("x", "d", cal, 2, 16, assignment=[9, 7], background=3)
+    assert doc["pooler"]["processes"] == 2 and doc["assignment"] == [9, 7]
+    assert doc["pooler"]["cpu"]["query"] == "10.000us" and doc["clients"][0]["server_cpu"] == "30.000us"
+    assert doc["clients"][0]["client_threads"] == 2 and doc["clients"][1]["count"] == 3
+    assert doc["hosts"][0]["cores"] * doc["hosts"][0]["threads_per_core"] == procstat.NCPU
+    json.dumps(doc)
+
+
+def test_report_renders_errors_and_figures():
+    doc = {"quick": True, "started": "s", "finished": "f", "commit": "c", "load_at_start": [1, 1, 1],
+           "load_at_end": [1, 1, 1],
+           "machine": {"hostname": "h", "cpu_model": "m", "topology": {"cores": 2, "threads_per_core": 1},
+                       "kernel": "k", "postgres": "pg", "pgbouncer": "pb", "tcp_migrate_req": "0"},
+           "poolers": [{"pooler": "rpool", "error": "calibration failed: boom", "cases": []}]}
+    doc["summary"] = report.summarize(doc)
+    assert doc["summary"]["errors"] == 1
+    assert "Could not run" in report.markdown(doc)
