@@ -99,15 +99,17 @@ std::string show_stats(Worker& worker) {
   ResultSet rs({{"worker", true}, {"database", false}, {"total_xact_count", true}, {"total_query_count", true},
                 {"total_server_assignment_count", true}, {"total_received", true}, {"total_sent", true},
                 {"total_xact_time", true}, {"total_query_time", true}, {"total_wait_time", true},
-                {"total_client_login_count", true}, {"avg_xact_time", true}, {"avg_wait_time", true}});
+                {"total_client_login_count", true}, {"avg_xact_time", true}, {"avg_query_time", true},
+                {"avg_wait_time", true}});
   for (auto& [i, s] : read_slots(worker)) {
     for (int p = 0; p < s->n_pools; ++p) {
       const PoolRow& r = s->pools[p];
       uint64_t avg_xact = r.xact_count ? r.xact_time_us / r.xact_count : 0;
       uint64_t avg_wait = r.server_assignments ? r.wait_time_us / r.server_assignments : 0;
+      uint64_t avg_query = r.query_count ? r.query_time_us / r.query_count : 0;
       rs.row({num(i), r.database, unum(r.xact_count), unum(r.query_count), unum(r.server_assignments),
               unum(r.bytes_received), unum(r.bytes_sent), unum(r.xact_time_us), unum(r.query_time_us),
-              unum(r.wait_time_us), unum(r.client_logins), unum(avg_xact), unum(avg_wait)});
+              unum(r.wait_time_us), unum(r.client_logins), unum(avg_xact), unum(avg_query), unum(avg_wait)});
     }
   }
   return rs.finish("SHOW");

@@ -284,6 +284,7 @@ void ServerConn::send_from_client(const char* data, size_t n, int expected_ready
       ++drop_ready_;
     }
   }
+  if (pending_ready_ == 0 && expected_ready > 0) query_started_us_ = EventLoop::now_us();
   pending_ready_ += expected_ready;
   tail_synced_ = ends_at_sync;
   stream_.out().append(data, n);
@@ -353,7 +354,8 @@ void ServerConn::relay_to_client() {
     if (type == pg::kReadyForQuery) {
       if (n - pos < 6) break;
       tx_status_ = p[pos + 5];
-      if (pending_ready_ > 0) --pending_ready_;
+      if (pending_ready_ > 0 && --pending_ready_ == 0)
+        pool_.counters().query_time_us += static_cast<uint64_t>(EventLoop::now_us() - query_started_us_);
       pos += 1 + len;
       if (tx_status_ == 'I') ++pool_.counters().xact_count;
       if (pending_ready_ == 0 && tail_synced_ && mode != PoolMode::session) {

@@ -94,6 +94,7 @@ class ServerConn : public IoHandler {
   int64_t connect_time_unix_;
   int64_t idle_since_us_ = 0;
   int64_t linked_at_us_ = 0;
+  int64_t query_started_us_ = 0;
 };
 
 }  // namespace rpool

@@ -121,6 +121,8 @@ void Supervisor::reap(bool restart) {
     int index = index_of(pid);
     if (index < 0) continue;
     slots_[index].pid = -1;
+    // Admin queries signal the pids in the shared block; a dead worker's pid must not be signalled after reuse.
+    if (shared_->workers[index].pid == pid) shared_->workers[index].pid = 0;
     if (WIFSIGNALED(status))
       log_warn("worker %d (pid %d) killed by signal %d", index, static_cast<int>(pid), WTERMSIG(status));
     else

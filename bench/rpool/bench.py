@@ -73,31 +73,47 @@ def run_pgbench(p, clients, seconds):
             "failed": failed, "count": count}
 
 
+def median(values):
+    v = sorted(values)
+    return v[len(v) // 2]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--clients", default="16,64")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating runs per pooler; medians are printed")
     ap.add_argument("--rpool", default=os.path.join(ROOT, "build-pool", "rpool"))
     ap.add_argument("--scale", type=int, default=1)
     args = ap.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     settings = {"default_pool_size": "20", "max_client_conn": "500"}
+    kinds = ("rpool", "pgbouncer")
     with PgServer(max_connections=200) as pg:
         pg.sql("CREATE DATABASE bench")
         subprocess.run(["pgbench", "-i", "-q", "-s", str(args.scale), "-h", pg.sock, "-p", str(pg.port), "-U",
                         "postgres", "bench"], check=True, capture_output=True)
-        results = {}
-        for kind in ("rpool", "pgbouncer"):
-            p = Pooler(pg, workers=2, pool_mode="transaction", settings=settings, kind=kind,
-                       binary=args.rpool if kind == "rpool" else None)
-            with p:
+        poolers = {kind: Pooler(pg, workers=2, pool_mode="transaction", settings=settings, kind=kind,
+                                binary=args.rpool if kind == "rpool" else None) for kind in kinds}
+        runs = {}
+        try:
+            for p in poolers.values():
+                p.start()
                 run_pgbench(p, 8, 2)  # warm the pools
+            # Both poolers stay up and take turns, so a change in background load hits both alike.
+            for _ in range(args.rounds):
                 for c in clients:
-                    results[(kind, c)] = run_pgbench(p, c, args.seconds)
-        print(f"pgbench -S, {args.seconds} s, 2 workers/processes, transaction mode, pool 20, {os.cpu_count()} CPUs")
+                    for kind in kinds:
+                        runs.setdefault((kind, c), []).append(run_pgbench(poolers[kind], c, args.seconds))
+        finally:
+            for p in poolers.values():
+                p.cleanup()
+        results = {k: {m: median([r[m] for r in v]) for m in v[0]} for k, v in runs.items()}
+        print(f"pgbench -S, {args.seconds} s x {args.rounds} alternating rounds (medians), 2 workers/processes, "
+              f"transaction mode, pool 20, {os.cpu_count()} CPUs")
         print(f"{'pooler':<10} {'clients':>7} {'tps':>10} {'mean ms':>8} {'p99 ms':>8} {'cpu us/tx':>10} {'failed':>6}")
         for c in clients:
-            for kind in ("rpool", "pgbouncer"):
+            for kind in kinds:
                 r = results[(kind, c)]
                 print(f"{kind:<10} {c:>7} {r['tps']:>10.0f} {r['mean_ms']:>8.3f} {r['p99_ms']:>8.3f} "
                       f"{r['cpu_us_per_tx']:>10.2f} {r['failed']:>6}")
