@@ -71,6 +71,7 @@ class Cpu final : public sim::EventHandler {
   double smt_pair_throughput_;
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
+  std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
 };
 
 // A single-threaded process: one event loop that takes work items in FIFO order and runs each as one CPU burst,
