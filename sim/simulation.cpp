@@ -26,7 +26,11 @@ EventId Simulation::schedule_at(Time at, EventHandler* handler, std::uint32_t ki
   const std::uint32_t slot = allocate_slot();
   const std::uint64_t seq = next_seq_++;
   slots_[slot] = Slot{handler, arg, seq, kind};
-  heap_push(Entry{at, seq, slot});
+  if (at == now_) {
+    now_queue_.push_back(Entry{at, seq, slot});
+  } else {
+    heap_push(Entry{at, seq, slot});
+  }
   return EventId{slot, seq};
 }
 
@@ -62,18 +66,32 @@ bool Simulation::cancel(EventId id) {
   return true;
 }
 
+Simulation::Entry Simulation::pop_next() {
+  if (next_in_heap()) return heap_pop();
+  const Entry e = now_queue_[now_head_++];
+  if (now_head_ == now_queue_.size()) {
+    now_queue_.clear();  // drained: start again at the front, keeping the capacity
+    now_head_ = 0;
+  }
+  return e;
+}
+
+void Simulation::dispatch(const Entry& e) {
+  Slot& s = slots_[e.slot];
+  now_ = e.time;
+  EventHandler* handler = s.handler;
+  const std::uint32_t kind = s.kind;
+  const std::uint64_t arg = s.arg;
+  release_slot(e.slot);  // before the call, so the handler may reuse the slot at once
+  ++executed_;
+  handler->handle_event(kind, arg);
+}
+
 bool Simulation::step() {
-  while (!heap_.empty()) {
-    const Entry e = heap_pop();
-    Slot& s = slots_[e.slot];
-    if (s.seq != e.seq) continue;  // cancelled; its slot may already serve a newer event
-    now_ = e.time;
-    EventHandler* handler = s.handler;
-    const std::uint32_t kind = s.kind;
-    const std::uint64_t arg = s.arg;
-    release_slot(e.slot);  // before the call, so the handler may reuse the slot at once
-    ++executed_;
-    handler->handle_event(kind, arg);
+  while (!empty()) {
+    const Entry e = pop_next();
+    if (slots_[e.slot].seq != e.seq) continue;  // cancelled; its slot may already serve a newer event
+    dispatch(e);
     return true;
   }
   return false;
@@ -81,15 +99,12 @@ bool Simulation::step() {
 
 void Simulation::run_until(Time until) {
   stopped_ = false;
-  while (!stopped_ && !heap_.empty()) {
+  while (!stopped_ && !empty()) {
     // Stale (cancelled) entries at the front must not decide whether the next real event is past `until`.
-    const Entry& top = heap_.front();
-    if (slots_[top.slot].seq != top.seq) {
-      heap_pop();
-      continue;
-    }
-    if (top.time > until) break;
-    step();
+    const Entry& next = next_in_heap() ? heap_.front() : now_queue_[now_head_];
+    if (slots_[next.slot].seq == next.seq && next.time > until) break;
+    const Entry e = pop_next();
+    if (slots_[e.slot].seq == e.seq) dispatch(e);
   }
   if (!stopped_ && until != kTimeMax && until > now_) now_ = until;
 }

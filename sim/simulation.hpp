@@ -60,7 +60,7 @@ class Simulation {
   void stop() { stopped_ = true; }
 
   [[nodiscard]] std::uint64_t events_executed() const { return executed_; }
-  [[nodiscard]] std::size_t queued() const { return heap_.size(); }
+  [[nodiscard]] std::size_t queued() const { return heap_.size() + (now_queue_.size() - now_head_); }
 
  private:
   struct Entry {
@@ -86,6 +86,13 @@ class Simulation {
   }
   void heap_push(Entry e);
   Entry heap_pop();
+  [[nodiscard]] bool empty() const { return heap_.empty() && now_head_ == now_queue_.size(); }
+  // Whether the earliest entry is the heap's front rather than the now-queue's (call only when !empty()).
+  [[nodiscard]] bool next_in_heap() const {
+    return now_head_ == now_queue_.size() || (!heap_.empty() && earlier(heap_.front(), now_queue_[now_head_]));
+  }
+  Entry pop_next();
+  void dispatch(const Entry& e);
   std::uint32_t allocate_slot();
   void release_slot(std::uint32_t slot);
 
@@ -94,6 +101,11 @@ class Simulation {
   std::uint64_t executed_ = 0;
   bool stopped_ = false;
   std::vector<Entry> heap_;  // 4-ary min-heap: shallower than binary, and a node's children share a cache line
+  // Events scheduled for the current instant, in scheduling order. They come after every heap entry for the same
+  // instant (those were scheduled earlier, so their sequence numbers are lower), which keeps the (time, sequence)
+  // order exact while zero-delay events (a message over a zero-latency link, a hand-off) skip the heap.
+  std::vector<Entry> now_queue_;
+  std::size_t now_head_ = 0;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   CallHandler calls_;
