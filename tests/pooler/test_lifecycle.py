@@ -97,3 +97,71 @@ def test_rolling_restart_keeps_serving(make_rpool):
     # Connections reset by the kernel during the restart are reported; new connections never found the port dark.
     assert not failures, failures[:3]
     assert "connections reset by the kernel during it" in rp.log_text()
+
+
+def servers_of(rp, db="postgres"):
+    return [s for s in rp.admin("SHOW SERVERS") if s["database"] == db]
+
+
+def test_min_pool_size_and_server_idle_timeout(make_rpool):
+    rp = make_rpool(workers=1, settings={"min_pool_size": "3", "server_idle_timeout": "1"})
+    c = rp.connect()  # a logged-in client makes the janitor keep 3 servers warm
+    deadline = time.time() + 3
+    while time.time() < deadline and len(servers_of(rp)) < 3:
+        time.sleep(0.1)
+    assert len(servers_of(rp)) == 3
+    time.sleep(1.5)
+    assert len(servers_of(rp)) == 3  # idle past server_idle_timeout, but min_pool_size keeps them
+    c.close()
+
+
+def test_server_idle_timeout_and_lifetime_close_servers(make_rpool):
+    rp = make_rpool(workers=1, settings={"server_idle_timeout": "1", "server_lifetime": "100"})
+    conns = [rp.connect() for _ in range(3)]
+    for c in conns:
+        c.autocommit = False
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")  # three transactions at once need three servers
+    for c in conns:
+        c.commit()
+    assert len(servers_of(rp)) == 3
+    deadline = time.time() + 4
+    while time.time() < deadline and servers_of(rp):
+        time.sleep(0.2)
+    assert servers_of(rp) == []
+    rp2 = make_rpool(workers=1, settings={"server_lifetime": "1", "server_idle_timeout": "0"})
+    c = rp2.connect()
+    pids = set()
+    for _ in range(15):
+        with c.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            pids.add(cur.fetchone()[0])
+        time.sleep(0.2)
+    assert len(pids) >= 2  # the server was replaced after server_lifetime
+    for x in conns + [c]:
+        x.close()
+
+
+def test_max_db_connections(make_rpool):
+    rp = make_rpool(workers=1, settings={"max_db_connections": "1", "query_wait_timeout": "1"})
+    holder = rp.connect()
+    holder.autocommit = False
+    with holder.cursor() as cur:
+        cur.execute("SELECT 1")
+    r = subprocess.run(["psql", "-X", rp.dsn(), "-c", "SELECT 1"], capture_output=True, text=True, timeout=10)
+    assert "query_wait_timeout" in r.stderr, r.stderr
+    assert len(servers_of(rp)) == 1
+    holder.rollback()
+    holder.close()
+
+
+def test_cpu_affinity(make_rpool):
+    if os.cpu_count() < 2:
+        pytest.skip("needs two CPUs")
+    rp = make_rpool(workers=2, settings={"cpu_affinity": "1,0"})
+    for c in [rp.connect() for _ in range(4)]:
+        with c.cursor() as cur:
+            cur.execute("SELECT 1")
+        c.close()
+    cpus = {w["worker"]: w["cpu"] for w in rp.admin("SHOW WORKERS")}
+    assert cpus == {0: 1, 1: 0}
