@@ -1,4 +1,5 @@
-// Validation and conversion of a scenario document into a Scenario, stopping at the first problem with its JSON path.
+// Validation and conversion of a scenario document into a Scenario, stopping at the first problem with its
+// JSON path.
 #include "scenarios/json.hpp"
 
 #include "models/topology.hpp"
@@ -19,7 +20,8 @@ using detail::show;
 using nlohmann::json;
 using sim::Time;
 
-constexpr int kMaxProcesses = 1024;  // a bound so that a typo like 40000 fails fast instead of exhausting memory
+constexpr int kMaxProcesses =
+    1024;  // a bound so that a typo like 40000 fails fast instead of exhausting memory
 
 enum class Sign { kNonNegative, kPositive };
 
@@ -39,7 +41,9 @@ class Section {
 
   [[nodiscard]] const std::string& where() const { return where_; }
   [[nodiscard]] bool has(const std::string& key) const { return value_ != nullptr && value_->contains(key); }
-  [[nodiscard]] const json* get(const std::string& key) const { return has(key) ? &value_->at(key) : nullptr; }
+  [[nodiscard]] const json* get(const std::string& key) const {
+    return has(key) ? &value_->at(key) : nullptr;
+  }
   [[nodiscard]] std::string at(const std::string& key) const { return child_pointer(where_, key); }
 
   [[nodiscard]] int integer(const std::string& key, int fallback, std::int64_t min, std::int64_t max) const {
@@ -48,7 +52,8 @@ class Section {
   [[nodiscard]] bool boolean(const std::string& key, bool fallback) const {
     return has(key) ? detail::parse_bool(value_->at(key), at(key)) : fallback;
   }
-  [[nodiscard]] std::string string(const std::string& key, std::string fallback, bool allow_empty = false) const {
+  [[nodiscard]] std::string string(const std::string& key, std::string fallback,
+                                   bool allow_empty = false) const {
     if (!has(key)) return fallback;
     std::string s = detail::parse_string(value_->at(key), at(key));
     if (s.empty() && !allow_empty) fail(at(key), "must not be empty");
@@ -58,11 +63,13 @@ class Section {
   [[nodiscard]] double number_above(const std::string& key, double fallback, double min) const {
     if (!has(key)) return fallback;
     const double x = detail::parse_number(value_->at(key), at(key));
-    if (!(x > min) || !std::isfinite(x)) fail(at(key), "must be greater than " + format_bound(min) + ", got " + show(value_->at(key)));
+    if (!(x > min) || !std::isfinite(x))
+      fail(at(key), "must be greater than " + format_bound(min) + ", got " + show(value_->at(key)));
     return x;
   }
   template <class E>
-  [[nodiscard]] E choice(const std::string& key, E fallback, const std::vector<std::pair<std::string, E>>& options) const {
+  [[nodiscard]] E choice(const std::string& key, E fallback,
+                         const std::vector<std::pair<std::string, E>>& options) const {
     if (!has(key)) return fallback;
     std::vector<std::string> names;
     for (const auto& o : options) names.push_back(o.first);
@@ -71,7 +78,8 @@ class Section {
   [[nodiscard]] Time duration(const std::string& key, Time fallback, Sign sign) const {
     if (!has(key)) return fallback;
     const Time t = parse_duration(value_->at(key), at(key));
-    if (sign == Sign::kPositive && t <= 0) fail(at(key), "must be greater than 0, got " + show(value_->at(key)));
+    if (sign == Sign::kPositive && t <= 0)
+      fail(at(key), "must be greater than 0, got " + show(value_->at(key)));
     return t;
   }
   [[nodiscard]] sim::Distribution distribution(const std::string& key, sim::Distribution fallback) const {
@@ -83,7 +91,9 @@ class Section {
   std::string where_;
 };
 
-const json* member(const json& doc, const std::string& key) { return doc.contains(key) ? &doc.at(key) : nullptr; }
+const json* member(const json& doc, const std::string& key) {
+  return doc.contains(key) ? &doc.at(key) : nullptr;
+}
 
 // An array section: null when absent, else checked to be an array.
 const json* array_member(const json& doc, const std::string& key) {
@@ -110,20 +120,23 @@ std::vector<models::HostConfig> parse_hosts(const json& doc) {
     models::HostConfig h;
     if (!s.has("name")) fail(s.at("name"), "missing (every host needs a name)");
     h.name = s.string("name", "");
-    if (!s.has("address")) fail(s.at("address"), "missing (every host needs an IPv4 address such as \"10.0.0.1\")");
+    if (!s.has("address"))
+      fail(s.at("address"), "missing (every host needs an IPv4 address such as \"10.0.0.1\")");
     h.address = parse_ipv4(*s.get("address"), s.at("address"));
     for (const auto& other : hosts) {
       if (other.name == h.name) fail(s.at("name"), "host " + in_quotes(h.name) + " is defined twice");
       if (other.address == h.address) {
-        fail(s.at("address"), "address " + format_ipv4(h.address) + " is already used by host " + in_quotes(other.name));
+        fail(s.at("address"),
+             "address " + format_ipv4(h.address) + " is already used by host " + in_quotes(other.name));
       }
     }
     h.cores = s.integer("cores", h.cores, 1, 4096);
     h.threads_per_core = s.integer("threads_per_core", h.threads_per_core, 1, 8);
     h.smt_pair_throughput = s.number_above("smt_pair_throughput", h.smt_pair_throughput, 0);
     if (h.smt_pair_throughput > 2) {
-      fail(s.at("smt_pair_throughput"), "must be at most 2 (two threads cannot do more than two threads' work), got " +
-                                            show(*s.get("smt_pair_throughput")));
+      fail(s.at("smt_pair_throughput"),
+           "must be at most 2 (two threads cannot do more than two threads' work), got " +
+               show(*s.get("smt_pair_throughput")));
     }
     hosts.push_back(std::move(h));
   }
@@ -134,7 +147,8 @@ class Hosts {
  public:
   explicit Hosts(const std::vector<models::HostConfig>& hosts) : hosts_(hosts) {}
 
-  // `name` as it would be written in the document, so that a default name that matches no host is reported too.
+  // `name` as it would be written in the document, so that a default name that matches no host is reported
+  // too.
   const models::HostConfig& find(const std::string& name, const std::string& where) const {
     std::vector<std::string> names;
     for (const auto& h : hosts_) {
@@ -147,7 +161,8 @@ class Hosts {
   }
 
   // The host named at `key` of `s`, or `fallback` when the key is absent.
-  const models::HostConfig& reference(const Section& s, const std::string& key, const std::string& fallback) const {
+  const models::HostConfig& reference(const Section& s, const std::string& key,
+                                      const std::string& fallback) const {
     return find(s.string(key, fallback), s.at(key));
   }
 
@@ -184,7 +199,8 @@ models::KernelConfig parse_kernel(const json& doc) {
   using models::Steering;
   const Section s(member(doc, "kernel"), "/kernel", "/kernel");
   models::KernelConfig k;
-  k.hash = s.choice<HashFormula>("hash", k.hash, {{"linux-6.15", HashFormula::kLinux615}, {"linux-6.14", HashFormula::kLinux614}});
+  k.hash = s.choice<HashFormula>(
+      "hash", k.hash, {{"linux-6.15", HashFormula::kLinux615}, {"linux-6.14", HashFormula::kLinux614}});
   k.steering = s.choice<Steering>("steering", k.steering,
                                   {{"hash", Steering::kHash},
                                    {"bpf_cpu", Steering::kBpfCpu},
@@ -194,13 +210,16 @@ models::KernelConfig parse_kernel(const json& doc) {
   k.wildcard_listener = s.boolean("wildcard_listener", k.wildcard_listener);
   k.listen_backlog = s.integer("listen_backlog", k.listen_backlog, 1, 1 << 20);
   if (s.has("hash_secret")) {
-    k.hash_secret = static_cast<std::uint32_t>(detail::parse_integer(*s.get("hash_secret"), s.at("hash_secret"), 0, 0xffffffffLL));
+    k.hash_secret = static_cast<std::uint32_t>(
+        detail::parse_integer(*s.get("hash_secret"), s.at("hash_secret"), 0, 0xffffffffLL));
   }
   if (const json* range = s.get("port_range")) {
     const std::string where = s.at("port_range");
     if (!range->is_array() || range->size() != 2) fail(where, "expected [low, high], got " + show(*range));
-    k.port_range_low = static_cast<int>(detail::parse_integer((*range)[0], child_pointer(where, 0), 1, 65535));
-    k.port_range_high = static_cast<int>(detail::parse_integer((*range)[1], child_pointer(where, 1), 1, 65535));
+    k.port_range_low =
+        static_cast<int>(detail::parse_integer((*range)[0], child_pointer(where, 0), 1, 65535));
+    k.port_range_high =
+        static_cast<int>(detail::parse_integer((*range)[1], child_pointer(where, 1), 1, 65535));
     if (k.port_range_high < k.port_range_low) {
       fail(child_pointer(where, 1), "must be at least low (" + std::to_string(k.port_range_low) + "), got " +
                                         std::to_string(k.port_range_high));
@@ -225,16 +244,20 @@ std::vector<std::vector<int>> parse_pinning(const json& value, const std::string
         return pinning;
       case 1:
         if (processes > host.cores) {
-          fail(where, "\"cores\" gives each process its own core, but there are " + std::to_string(processes) +
-                          " processes and " + std::to_string(host.cores) + " cores" + on);
+          fail(where, "\"cores\" gives each process its own core, but there are " +
+                          std::to_string(processes) + " processes and " + std::to_string(host.cores) +
+                          " cores" + on);
         }
         for (int k = 0; k < processes; ++k) pinning.push_back({k});
         return pinning;
       case 2:
-        if (host.threads_per_core < 2) fail(where, "\"siblings\" needs hyperthreads, but host " + in_quotes(host.name) + " has 1 thread per core");
+        if (host.threads_per_core < 2)
+          fail(where, "\"siblings\" needs hyperthreads, but host " + in_quotes(host.name) +
+                          " has 1 thread per core");
         if ((processes + 1) / 2 > host.cores) {
-          fail(where, "\"siblings\" puts two processes on each core, but there are " + std::to_string(processes) +
-                          " processes and " + std::to_string(host.cores) + " cores" + on);
+          fail(where, "\"siblings\" puts two processes on each core, but there are " +
+                          std::to_string(processes) + " processes and " + std::to_string(host.cores) +
+                          " cores" + on);
         }
         // Linux numbers the second hardware thread of core j as cpu j + cores.
         for (int k = 0; k < processes; ++k) pinning.push_back({k / 2 + (k % 2) * host.cores});
@@ -245,15 +268,18 @@ std::vector<std::vector<int>> parse_pinning(const json& value, const std::string
     }
   }
   if (!value.is_array()) {
-    fail(where, "expected \"none\", \"cores\", \"siblings\", \"shared\" or one array of cpu ids per process, got " + show(value));
+    fail(where,
+         "expected \"none\", \"cores\", \"siblings\", \"shared\" or one array of cpu ids per process, got " +
+             show(value));
   }
   if (value.size() != static_cast<std::size_t>(processes)) {
-    fail(where, "has " + std::to_string(value.size()) + " entries but there are " + std::to_string(processes) +
-                    " processes (one cpu list per process)");
+    fail(where, "has " + std::to_string(value.size()) + " entries but there are " +
+                    std::to_string(processes) + " processes (one cpu list per process)");
   }
   const auto cpu = [&](const json& id, const std::string& at) {
     if (id.is_number_integer() && (id.get<std::int64_t>() < 0 || id.get<std::int64_t>() >= host.cpus())) {
-      fail(at, "cpu " + show(id) + " does not exist on host " + in_quotes(host.name) + " (it has " + cpu_range(host) + ")");
+      fail(at, "cpu " + show(id) + " does not exist on host " + in_quotes(host.name) + " (it has " +
+                   cpu_range(host) + ")");
     }
     return static_cast<int>(detail::parse_integer(id, at, 0, host.cpus() - 1));
   };
@@ -264,7 +290,8 @@ std::vector<std::vector<int>> parse_pinning(const json& value, const std::string
     if (entry.is_array()) {
       for (std::size_t j = 0; j < entry.size(); ++j) {
         const int c = cpu(entry[j], child_pointer(at, j));
-        if (std::find(cpus.begin(), cpus.end(), c) != cpus.end()) fail(child_pointer(at, j), "cpu " + std::to_string(c) + " is listed twice");
+        if (std::find(cpus.begin(), cpus.end(), c) != cpus.end())
+          fail(child_pointer(at, j), "cpu " + std::to_string(c) + " is listed twice");
         cpus.push_back(c);
       }
     } else if (entry.is_number()) {
@@ -292,7 +319,8 @@ models::PoolerConfig parse_pooler(const json& doc, const Hosts& hosts) {
   if (const json* pin = s.get("pinning")) p.pinning = parse_pinning(*pin, s.at("pinning"), p.processes, host);
   if (s.has("listen_addr")) p.listen_addr = parse_ipv4(*s.get("listen_addr"), s.at("listen_addr"));
   p.listen_port = static_cast<std::uint16_t>(s.integer("listen_port", p.listen_port, 1, 65535));
-  p.service_round_robin = s.choice<bool>("service_balancing", p.service_round_robin, {{"random", false}, {"round_robin", true}});
+  p.service_round_robin =
+      s.choice<bool>("service_balancing", p.service_round_robin, {{"random", false}, {"round_robin", true}});
   p.pool_mode = s.choice<PoolMode>("pool_mode", p.pool_mode,
                                    {{"session", PoolMode::kSession},
                                     {"transaction", PoolMode::kTransaction},
@@ -300,7 +328,8 @@ models::PoolerConfig parse_pooler(const json& doc, const Hosts& hosts) {
   if (s.has("pool_size") && s.has("default_pool_size")) {
     fail(s.at("default_pool_size"), "is an alias of pool_size; give only one of them");
   }
-  p.default_pool_size = s.integer("pool_size", s.integer("default_pool_size", p.default_pool_size, 0, 1 << 20), 0, 1 << 20);
+  p.default_pool_size =
+      s.integer("pool_size", s.integer("default_pool_size", p.default_pool_size, 0, 1 << 20), 0, 1 << 20);
   p.min_pool_size = s.integer("min_pool_size", p.min_pool_size, 0, 1 << 20);
   p.reserve_pool_size = s.integer("reserve_pool_size", p.reserve_pool_size, 0, 1 << 20);
   p.reserve_pool_timeout = s.duration("reserve_pool_timeout", p.reserve_pool_timeout, Sign::kNonNegative);
@@ -339,7 +368,8 @@ models::ClientGroupConfig parse_client_group(const json& value, const std::strin
   if (s.has("host")) {
     g.hosts.push_back(hosts.reference(s, "host", "").name);
   } else if (const json* list = s.get("hosts")) {
-    if (!list->is_array() || list->empty()) fail(s.at("hosts"), "expected a non-empty array of host names, got " + show(*list));
+    if (!list->is_array() || list->empty())
+      fail(s.at("hosts"), "expected a non-empty array of host names, got " + show(*list));
     for (std::size_t i = 0; i < list->size(); ++i) {
       const std::string at = child_pointer(s.at("hosts"), i);
       g.hosts.push_back(hosts.find(detail::parse_string((*list)[i], at), at).name);
@@ -351,19 +381,23 @@ models::ClientGroupConfig parse_client_group(const json& value, const std::strin
   g.user = s.string("user", g.user);
   g.mode = s.choice<LoopMode>("mode", g.mode, {{"closed", LoopMode::kClosed}, {"open", LoopMode::kOpen}});
   if (g.mode == LoopMode::kOpen) {
-    if (!s.has("rate")) fail(s.at("rate"), "missing: an open-loop group needs a rate (transactions per second per client)");
+    if (!s.has("rate"))
+      fail(s.at("rate"), "missing: an open-loop group needs a rate (transactions per second per client)");
     g.rate = s.number_above("rate", 0, 0);
-    if (s.has("think_time")) fail(s.at("think_time"), "applies to closed-loop groups only; an open-loop group's pace is its rate");
+    if (s.has("think_time"))
+      fail(s.at("think_time"), "applies to closed-loop groups only; an open-loop group's pace is its rate");
   } else {
-    if (s.has("rate")) fail(s.at("rate"), "applies to open-loop groups only (add \"mode\": \"open\", or use think_time)");
+    if (s.has("rate"))
+      fail(s.at("rate"), "applies to open-loop groups only (add \"mode\": \"open\", or use think_time)");
     g.think_time = s.distribution("think_time", g.think_time);
   }
-  g.connection = s.choice<ConnectionMode>("connection", g.connection,
-                                          {{"persistent", ConnectionMode::kPersistent},
-                                           {"per_transaction", ConnectionMode::kPerTransaction}});
+  g.connection = s.choice<ConnectionMode>(
+      "connection", g.connection,
+      {{"persistent", ConnectionMode::kPersistent}, {"per_transaction", ConnectionMode::kPerTransaction}});
   if (s.has("lifetime")) {
     if (g.connection != ConnectionMode::kPersistent) {
-      fail(s.at("lifetime"), "applies to persistent connections only; per_transaction connections last one transaction");
+      fail(s.at("lifetime"),
+           "applies to persistent connections only; per_transaction connections last one transaction");
     }
     g.lifetime = parse_distribution(*s.get("lifetime"), s.at("lifetime"));
   }
@@ -388,7 +422,8 @@ std::vector<models::ClientGroupConfig> parse_clients(const json& doc, const Host
     groups.push_back(parse_client_group((*list)[i], where, i, hosts));
     for (std::size_t j = 0; j + 1 < groups.size(); ++j) {
       if (groups[j].name == groups.back().name) {
-        fail(child_pointer(where, "name"), "group name " + in_quotes(groups.back().name) + " is already used by /clients/" + std::to_string(j));
+        fail(child_pointer(where, "name"), "group name " + in_quotes(groups.back().name) +
+                                               " is already used by /clients/" + std::to_string(j));
       }
     }
   }
@@ -399,15 +434,18 @@ int restart_process(const Section& s, int total) {
   if (!s.has("process")) return 0;
   const int p = s.integer("process", 0, 0, std::numeric_limits<int>::max());
   if (p >= total) {
-    fail(s.at("process"), "must be less than " + std::to_string(total) + " (pods x processes), got " + std::to_string(p));
+    fail(s.at("process"),
+         "must be less than " + std::to_string(total) + " (pods x processes), got " + std::to_string(p));
   }
   return p;
 }
 
 const std::vector<std::pair<std::string, models::RestartMode>> kRestartModes = {
-    {"wait_for_clients", models::RestartMode::kWaitForClients}, {"disconnect", models::RestartMode::kDisconnect}};
+    {"wait_for_clients", models::RestartMode::kWaitForClients},
+    {"disconnect", models::RestartMode::kDisconnect}};
 
-std::vector<models::RestartConfig> parse_restarts(const json& doc, const RunConfig& run, int total_processes) {
+std::vector<models::RestartConfig> parse_restarts(const json& doc, const RunConfig& run,
+                                                  int total_processes) {
   std::vector<models::RestartConfig> restarts;
   if (const json* list = array_member(doc, "restarts")) {
     for (std::size_t i = 0; i < list->size(); ++i) {
@@ -438,13 +476,14 @@ std::vector<models::RestartConfig> parse_restarts(const json& doc, const RunConf
   return restarts;
 }
 
-std::vector<int> parse_assignment(const json& doc, int total_processes, const std::vector<models::ClientGroupConfig>& clients) {
+std::vector<int> parse_assignment(const json& doc, int total_processes,
+                                  const std::vector<models::ClientGroupConfig>& clients) {
   std::vector<int> assignment;
   const json* list = array_member(doc, "assignment");
   if (list == nullptr) return assignment;
   if (list->size() != static_cast<std::size_t>(total_processes)) {
-    fail("/assignment", "has " + std::to_string(list->size()) + " entries but there are " + std::to_string(total_processes) +
-                            " processes (pods x processes)");
+    fail("/assignment", "has " + std::to_string(list->size()) + " entries but there are " +
+                            std::to_string(total_processes) + " processes (pods x processes)");
   }
   long long persistent = 0;
   for (const auto& g : clients) {
@@ -452,12 +491,13 @@ std::vector<int> parse_assignment(const json& doc, int total_processes, const st
   }
   long long sum = 0;
   for (std::size_t i = 0; i < list->size(); ++i) {
-    assignment.push_back(static_cast<int>(detail::parse_integer((*list)[i], child_pointer("/assignment", i), 0, 1 << 24)));
+    assignment.push_back(
+        static_cast<int>(detail::parse_integer((*list)[i], child_pointer("/assignment", i), 0, 1 << 24)));
     sum += assignment.back();
   }
   if (sum > persistent) {
-    fail("/assignment", "assigns " + std::to_string(sum) + " connections but there are only " + std::to_string(persistent) +
-                            " persistent clients");
+    fail("/assignment", "assigns " + std::to_string(sum) + " connections but there are only " +
+                            std::to_string(persistent) + " persistent clients");
   }
   return assignment;
 }

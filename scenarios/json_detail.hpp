@@ -1,4 +1,5 @@
-// Internal helpers shared by the scenario format's source files: the key vocabulary, pointers, typed value readers.
+// Internal helpers shared by the scenario format's source files: the key vocabulary, pointers, typed value
+// readers.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,8 @@ namespace scenarios::detail {
 
 using nlohmann::json;
 
-// What the format expects at a generic pointer; kValue covers scalars and arrays that are read whole (pinning).
+// What the format expects at a generic pointer; kValue covers scalars and arrays that are read whole
+// (pinning).
 enum class Shape { kObject, kArray, kValue, kDistribution };
 [[nodiscard]] std::optional<Shape> shape_of(std::string_view generic_pointer);
 // Keys of a distribution object, whatever its kind; each kind accepts a subset.
@@ -30,7 +32,8 @@ enum class Shape { kObject, kArray, kValue, kDistribution };
 
 // The candidate closest to `word` by edit distance (transpositions count once), if it is close enough to be a
 // plausible typo rather than a different word.
-[[nodiscard]] std::optional<std::string> closest(const std::string& word, const std::vector<std::string>& candidates);
+[[nodiscard]] std::optional<std::string> closest(const std::string& word,
+                                                 const std::vector<std::string>& candidates);
 // " (did you mean "x"?)" or "" when nothing is close.
 [[nodiscard]] std::string suggestion(const std::string& word, const std::vector<std::string>& candidates);
 // Throws for the first key (in sorted order) of `object` that is not in `allowed`.

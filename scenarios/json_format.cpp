@@ -15,8 +15,8 @@ struct Entry {
   Shape shape;
 };
 
-// One table, so that the parser's unknown-key checks, apply_set's path checks and the schema test cannot drift
-// apart. Keep it in step with README.md and schema.json.
+// One table, so that the parser's unknown-key checks, apply_set's path checks and the schema test cannot
+// drift apart. Keep it in step with README.md and schema.json.
 constexpr auto kFormat = std::to_array<Entry>({
     {"", Shape::kObject},
     {"/name", Shape::kValue},
@@ -115,7 +115,8 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/timeseries_interval", Shape::kValue},
 });
 
-// Optimal string alignment distance: Levenshtein plus adjacent transpositions, so "clinet" is one edit from "client".
+// Optimal string alignment distance: Levenshtein plus adjacent transpositions, so "clinet" is one edit from
+// "client".
 std::size_t edit_distance(const std::string& a, const std::string& b) {
   const std::size_t n = a.size(), m = b.size();
   std::vector<std::vector<std::size_t>> d(n + 1, std::vector<std::size_t>(m + 1));
@@ -125,7 +126,8 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
     for (std::size_t j = 1; j <= m; ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[n][m];
@@ -141,11 +143,14 @@ std::optional<Shape> shape_of(std::string_view generic_pointer) {
 }
 
 const std::vector<std::string>& distribution_keys() {
-  static const std::vector<std::string> keys = {"kind", "value", "mean", "low", "high", "cv", "p99", "values", "weights"};
+  static const std::vector<std::string> keys = {"kind", "value", "mean",   "low",    "high",
+                                                "cv",   "p99",   "values", "weights"};
   return keys;
 }
 
-void fail(const std::string& where, const std::string& message) { throw ScenarioError(where.empty() ? "/" : where, message); }
+void fail(const std::string& where, const std::string& message) {
+  throw ScenarioError(where.empty() ? "/" : where, message);
+}
 
 std::string child_pointer(const std::string& where, const std::string& key) {
   std::string escaped;
@@ -161,7 +166,9 @@ std::string child_pointer(const std::string& where, const std::string& key) {
   return (where == "/" ? std::string() : where) + "/" + escaped;
 }
 
-std::string child_pointer(const std::string& where, std::size_t index) { return child_pointer(where, std::to_string(index)); }
+std::string child_pointer(const std::string& where, std::size_t index) {
+  return child_pointer(where, std::to_string(index));
+}
 
 std::string show(const json& value) {
   std::string text = value.dump();

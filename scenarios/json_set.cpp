@@ -1,4 +1,5 @@
-// `--set path=value` edits of a scenario document, checked against the format's vocabulary before anything changes.
+// `--set path=value` edits of a scenario document, checked against the format's vocabulary before anything
+// changes.
 #include <algorithm>
 #include <optional>
 
@@ -40,7 +41,8 @@ std::optional<std::size_t> parse_index(const std::string& segment) {
   return n;
 }
 
-// An empty container for a missing intermediate of the given shape; values read whole cannot be built piecewise.
+// An empty container for a missing intermediate of the given shape; values read whole cannot be built
+// piecewise.
 json empty_for(std::optional<Shape> shape, const std::string& where) {
   if (shape == Shape::kArray) return json::array();
   if (shape == Shape::kObject || shape == Shape::kDistribution) return json::object();
@@ -85,7 +87,8 @@ void apply_set(json& doc, const std::string& assignment) {
     if (!whole && shape == Shape::kObject) {
       if (!node->is_object()) fail(pointer, "expected an object, got " + show(*node));
       const auto keys = known_keys(generic);
-      if (std::find(keys.begin(), keys.end(), seg) == keys.end()) fail(here, "unknown key" + detail::suggestion(seg, keys));
+      if (std::find(keys.begin(), keys.end(), seg) == keys.end())
+        fail(here, "unknown key" + detail::suggestion(seg, keys));
       next_generic = generic + "/" + seg;
       next_shape = detail::shape_of(next_generic);
     } else if (!whole && shape == Shape::kArray) {
@@ -93,8 +96,8 @@ void apply_set(json& doc, const std::string& assignment) {
       const auto index = parse_index(seg);
       if (!index) fail(here, "expected an array index, got " + in_quotes(seg));
       if (*index > node->size()) {
-        fail(here, "index " + seg + " is past the end (there are " + std::to_string(node->size()) + " entries; " +
-                       std::to_string(node->size()) + " appends one)");
+        fail(here, "index " + seg + " is past the end (there are " + std::to_string(node->size()) +
+                       " entries; " + std::to_string(node->size()) + " appends one)");
       }
       if (*index == node->size()) {
         if (value.is_null() && last) fail(here, "does not exist");
@@ -104,18 +107,24 @@ void apply_set(json& doc, const std::string& assignment) {
       next_shape = detail::shape_of(next_generic);
     } else if (!whole && shape == Shape::kDistribution) {
       if (!node->is_object()) {
-        fail(pointer, "is " + show(*node) + ", not a distribution object; set it whole, e.g. " + path.substr(0, path.rfind('.')) +
+        fail(pointer, "is " + show(*node) + ", not a distribution object; set it whole, e.g. " +
+                          path.substr(0, path.rfind('.')) +
                           "='{\"kind\": \"exponential\", \"mean\": \"1ms\"}'");
       }
       const auto& keys = detail::distribution_keys();
-      if (std::find(keys.begin(), keys.end(), seg) == keys.end()) fail(here, "unknown key" + detail::suggestion(seg, keys));
+      if (std::find(keys.begin(), keys.end(), seg) == keys.end())
+        fail(here, "unknown key" + detail::suggestion(seg, keys));
       whole = true;
     } else {
-      // A value read whole (pinning, port_range, assignment): its existing parts may be replaced one at a time.
+      // A value read whole (pinning, port_range, assignment): its existing parts may be replaced one at a
+      // time.
       whole = true;
       const auto index = parse_index(seg);
-      const bool exists = (node->is_array() && index && *index < node->size()) || (node->is_object() && node->contains(seg));
-      if (!exists) fail(here, "does not exist in " + show(*node) + "; set " + in_quotes(path.substr(0, path.rfind('.'))) + " whole");
+      const bool exists =
+          (node->is_array() && index && *index < node->size()) || (node->is_object() && node->contains(seg));
+      if (!exists)
+        fail(here, "does not exist in " + show(*node) + "; set " +
+                       in_quotes(path.substr(0, path.rfind('.'))) + " whole");
     }
 
     if (last) {

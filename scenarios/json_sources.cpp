@@ -1,11 +1,15 @@
-// Where scenario documents come from: files on disk (with file:line:column for malformed JSON) and the embedded default.
+// Where scenario documents come from: files on disk (with file:line:column for malformed JSON) and the
+// embedded default.
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "scenarios/json.hpp"
+#include "scenarios/json_detail.hpp"
 
 namespace scenarios {
 namespace {
@@ -59,20 +63,73 @@ std::string position(const std::string& text, std::size_t byte) {
 // what the path already says.
 std::string parse_message(const std::string& what) {
   std::string message = what;
-  if (const auto bracket = message.find("] "); message.rfind("[json.exception", 0) == 0 && bracket != std::string::npos) {
+  if (const auto bracket = message.find("] ");
+      message.rfind("[json.exception", 0) == 0 && bracket != std::string::npos) {
     message = message.substr(bracket + 2);
   }
   if (message.rfind("parse error", 0) == 0) {
-    if (const auto colon = message.find(": "); colon != std::string::npos) message = message.substr(colon + 2);
+    if (const auto colon = message.find(": "); colon != std::string::npos)
+      message = message.substr(colon + 2);
   }
   return message;
 }
+
+// nlohmann keeps the last of two equal keys without a word; in a hand-edited scenario the first one is then
+// silently ignored, which is as bad as a misspelt key. This parser callback tracks where it is to report it.
+class DuplicateKeyCheck {
+ public:
+  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        frames_.push_back({event == json::parse_event_t::object_start, {}, {}, 0});
+        break;
+      case json::parse_event_t::key: {
+        Frame& top = frames_.back();
+        top.key = parsed.get<std::string>();
+        if (!top.keys.insert(top.key).second) throw ScenarioError(pointer(), "duplicate key");
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames_.pop_back();
+        next_element();
+        break;
+      case json::parse_event_t::value:
+        next_element();
+        break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;        // object: the key being read
+    std::size_t index = 0;  // array: the element being read
+  };
+
+  void next_element() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+  }
+
+  [[nodiscard]] std::string pointer() const {
+    std::string p = "/";
+    for (const auto& f : frames_)
+      p = f.object ? detail::child_pointer(p, f.key) : detail::child_pointer(p, f.index);
+    return p;
+  }
+
+  std::vector<Frame> frames_;
+};
 
 }  // namespace
 
 json load_json_file(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw ScenarioError(path, "is a directory, not a scenario file");
+  if (std::filesystem::is_directory(path, ec))
+    throw ScenarioError(path, "is a directory, not a scenario file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ScenarioError(path, std::string("cannot read: ") + std::strerror(errno));
   std::ostringstream buffer;
@@ -80,7 +137,7 @@ json load_json_file(const std::string& path) {
   if (in.bad()) throw ScenarioError(path, std::string("cannot read: ") + std::strerror(errno));
   const std::string text = buffer.str();
   try {
-    return json::parse(text);
+    return json::parse(text, DuplicateKeyCheck());
   } catch (const json::parse_error& e) {
     throw ScenarioError(path + ":" + position(text, e.byte), parse_message(e.what()));
   } catch (const json::exception& e) {

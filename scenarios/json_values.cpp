@@ -19,8 +19,10 @@ std::int64_t parse_integer(const json& value, const std::string& where, std::int
   } else if (value.is_number_integer()) {
     n = value.get<std::int64_t>();
   } else if (value.is_number_float() && std::isfinite(value.get<double>()) &&
-             value.get<double>() == std::floor(value.get<double>()) && std::fabs(value.get<double>()) < 9e15) {
-    n = static_cast<std::int64_t>(value.get<double>());  // 4.0 is an integer written by a tool that knows no better
+             value.get<double>() == std::floor(value.get<double>()) &&
+             std::fabs(value.get<double>()) < 9e15) {
+    n = static_cast<std::int64_t>(
+        value.get<double>());  // 4.0 is an integer written by a tool that knows no better
   } else {
     fail(where, "expected an integer, got " + show(value));
   }
@@ -44,7 +46,8 @@ std::string parse_string(const json& value, const std::string& where) {
   return value.get<std::string>();
 }
 
-std::size_t parse_choice(const json& value, const std::string& where, const std::vector<std::string>& choices) {
+std::size_t parse_choice(const json& value, const std::string& where,
+                         const std::vector<std::string>& choices) {
   if (value.is_string()) {
     const auto& s = value.get_ref<const std::string&>();
     for (std::size_t i = 0; i < choices.size(); ++i) {
@@ -68,13 +71,9 @@ struct Unit {
   std::string_view name;
   sim::Time ns;
 };
-constexpr Unit kUnits[] = {{"ns", 1},
-                           {"us", sim::kMicrosecond},
-                           {"µs", sim::kMicrosecond},
-                           {"ms", sim::kMillisecond},
-                           {"s", sim::kSecond},
-                           {"m", 60 * sim::kSecond},
-                           {"h", 3600 * sim::kSecond}};
+constexpr Unit kUnits[] = {
+    {"ns", 1},           {"us", sim::kMicrosecond}, {"µs", sim::kMicrosecond}, {"ms", sim::kMillisecond},
+    {"s", sim::kSecond}, {"m", 60 * sim::kSecond},  {"h", 3600 * sim::kSecond}};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -105,7 +104,9 @@ sim::Time parse_duration(const json& value, const std::string& where) {
   for (const auto& u : kUnits) {
     if (u.name == unit_name) unit = &u;
   }
-  if (unit == nullptr) fail(where, "unknown unit " + detail::in_quotes(unit_name) + " in " + show(value) + " (use ns, us, ms, s, m or h)");
+  if (unit == nullptr)
+    fail(where, "unknown unit " + detail::in_quotes(unit_name) + " in " + show(value) +
+                    " (use ns, us, ms, s, m or h)");
 
   // Integer part exactly, fraction through long double: exact to the nanosecond for any sane duration.
   const sim::Time limit = sim::kTimeMax / unit->ns;
@@ -123,9 +124,9 @@ sim::Time parse_duration(const json& value, const std::string& where) {
 
 std::string format_duration(sim::Time t) {
   if (t == 0) return "0s";
-  constexpr std::pair<std::string_view, sim::Time> kOrder[] = {{"h", 3600 * sim::kSecond}, {"m", 60 * sim::kSecond},
-                                                               {"s", sim::kSecond},        {"ms", sim::kMillisecond},
-                                                               {"us", sim::kMicrosecond},  {"ns", 1}};
+  constexpr std::pair<std::string_view, sim::Time> kOrder[] = {
+      {"h", 3600 * sim::kSecond}, {"m", 60 * sim::kSecond},  {"s", sim::kSecond},
+      {"ms", sim::kMillisecond},  {"us", sim::kMicrosecond}, {"ns", 1}};
   for (const auto& [name, ns] : kOrder) {
     if (t % ns == 0) return std::to_string(t / ns) + std::string(name);
   }
@@ -148,16 +149,19 @@ sim::Distribution parse_empirical(const json& object, const std::string& where) 
   const std::string values_at = detail::child_pointer(where, "values");
   if (!object.contains("values")) fail(values_at, "missing");
   const json& values = object.at("values");
-  if (!values.is_array() || values.empty()) fail(values_at, "expected a non-empty array of durations, got " + show(values));
+  if (!values.is_array() || values.empty())
+    fail(values_at, "expected a non-empty array of durations, got " + show(values));
   std::vector<sim::Time> times;
-  for (std::size_t i = 0; i < values.size(); ++i) times.push_back(parse_duration(values[i], detail::child_pointer(values_at, i)));
+  for (std::size_t i = 0; i < values.size(); ++i)
+    times.push_back(parse_duration(values[i], detail::child_pointer(values_at, i)));
   std::vector<double> weights;
   if (object.contains("weights")) {
     const std::string weights_at = detail::child_pointer(where, "weights");
     const json& w = object.at("weights");
     if (!w.is_array()) fail(weights_at, "expected an array of numbers, got " + show(w));
     if (w.size() != values.size()) {
-      fail(weights_at, "has " + std::to_string(w.size()) + " entries but values has " + std::to_string(values.size()));
+      fail(weights_at,
+           "has " + std::to_string(w.size()) + " entries but values has " + std::to_string(values.size()));
     }
     double total = 0;
     for (std::size_t i = 0; i < w.size(); ++i) {
@@ -190,19 +194,23 @@ sim::Distribution parse_lognormal(const json& object, const std::string& where) 
                  ": the 99th percentile must be above the mean");
   }
   // The largest p99 / mean a lognormal reaches is exp(z99^2 / 2), at sigma = z99.
-  fail(at, "no lognormal has mean " + format_duration(mean) + " and p99 " + format_duration(p99) + ": p99 / mean is " +
-               std::to_string(static_cast<double>(p99) / static_cast<double>(mean)) +
-               ", but a lognormal's cannot exceed about 14.97 (use an empirical distribution for such a tail)");
+  fail(at,
+       "no lognormal has mean " + format_duration(mean) + " and p99 " + format_duration(p99) +
+           ": p99 / mean is " + std::to_string(static_cast<double>(p99) / static_cast<double>(mean)) +
+           ", but a lognormal's cannot exceed about 14.97 (use an empirical distribution for such a tail)");
 }
 
 }  // namespace
 
 sim::Distribution parse_distribution(const json& value, const std::string& where) {
   // A bare number is most likely a duration without its unit: say so in the duration's own words.
-  if (value.is_string() || value.is_number()) return sim::Distribution::constant(parse_duration(value, where));
+  if (value.is_string() || value.is_number())
+    return sim::Distribution::constant(parse_duration(value, where));
   if (!value.is_object()) {
-    fail(where, "expected a duration such as \"5ms\" or a distribution object such as {\"kind\": \"exponential\", "
-                "\"mean\": \"5ms\"}, got " + show(value));
+    fail(where,
+         "expected a duration such as \"5ms\" or a distribution object such as {\"kind\": \"exponential\", "
+         "\"mean\": \"5ms\"}, got " +
+             show(value));
   }
   const std::string kind_at = detail::child_pointer(where, "kind");
   if (!value.contains("kind")) fail(kind_at, "missing (one of " + detail::quoted_list(kKinds) + ")");
@@ -222,12 +230,14 @@ sim::Distribution parse_distribution(const json& value, const std::string& where
     case 1:
       return sim::Distribution::exponential(positive_duration(value, "mean", where));
     case 2: {
-      const std::string low_at = detail::child_pointer(where, "low"), high_at = detail::child_pointer(where, "high");
+      const std::string low_at = detail::child_pointer(where, "low"),
+                        high_at = detail::child_pointer(where, "high");
       if (!value.contains("low")) fail(low_at, "missing");
       if (!value.contains("high")) fail(high_at, "missing");
       const sim::Time low = parse_duration(value.at("low"), low_at);
       const sim::Time high = parse_duration(value.at("high"), high_at);
-      if (high < low) fail(high_at, "must be at least low (" + format_duration(low) + "), got " + show(value.at("high")));
+      if (high < low)
+        fail(high_at, "must be at least low (" + format_duration(low) + "), got " + show(value.at("high")));
       return sim::Distribution::uniform(low, high);
     }
     case 3:
@@ -250,7 +260,8 @@ std::uint32_t parse_ipv4(const json& value, const std::string& where) {
     }
     const std::size_t begin = i;
     unsigned part = 0;
-    while (i < s.size() && is_digit(s[i]) && i - begin < 3) part = part * 10 + static_cast<unsigned>(s[i++] - '0');
+    while (i < s.size() && is_digit(s[i]) && i - begin < 3)
+      part = part * 10 + static_cast<unsigned>(s[i++] - '0');
     if (i == begin || part > 255) fail(where, message);
     address = (address << 8) | part;
   }

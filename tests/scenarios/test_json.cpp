@@ -1,11 +1,12 @@
-// Tests of the JSON scenario format: value parsers, validation messages with their paths, --set edits, files, examples.
+// Tests of the JSON scenario format: value parsers, validation messages with their paths, --set edits, files,
+// examples.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <unistd.h>
 
 #include "scenarios/json.hpp"
 
@@ -37,7 +38,9 @@ ScenarioError error_from(F&& f) {
   return ScenarioError("", "");
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
 
 // A file in the temporary directory, removed when the test ends.
 class TempFile {
@@ -80,7 +83,9 @@ TEST_CASE("durations take units and fractions", "[json][duration]") {
 
 TEST_CASE("durations reject numbers, signs and missing or unknown units", "[json][duration]") {
   using scenarios::parse_duration;
-  const auto err = [](const json& v) { return error_from([&] { (void)parse_duration(v, "/run/duration"); }); };
+  const auto err = [](const json& v) {
+    return error_from([&] { (void)parse_duration(v, "/run/duration"); });
+  };
   CHECK(std::string(err(12).what()) == "/run/duration: expected a duration such as \"5ms\", got 12");
   CHECK(err(12).path() == "/run/duration");
   CHECK(contains(err(1.5).what(), "expected a duration"));
@@ -120,7 +125,8 @@ TEST_CASE("each distribution kind parses to the right mean", "[json][distributio
   CHECK(d(json{{"kind", "lognormal"}, {"mean", "2ms"}, {"p99", "10ms"}}).kind() == Kind::kLognormal);
   CHECK(d(json{{"kind", "lognormal"}, {"mean", "2ms"}, {"p99", "10ms"}}).mean() == Approx(2e6).epsilon(1e-9));
   // (3 x 1ms + 1 x 2ms) / 4 = 1.25ms
-  CHECK(d(json{{"kind", "empirical"}, {"values", {"1ms", "2ms"}}, {"weights", {3, 1}}}).mean() == Approx(1.25e6));
+  CHECK(d(json{{"kind", "empirical"}, {"values", {"1ms", "2ms"}}, {"weights", {3, 1}}}).mean() ==
+        Approx(1.25e6));
   CHECK(d(json{{"kind", "empirical"}, {"values", {"1ms", "3ms"}}}).mean() == Approx(2e6));
 }
 
@@ -141,7 +147,8 @@ TEST_CASE("distribution errors name the field and the problem", "[json][distribu
   CHECK(contains(wrong_key.what(), "unknown key"));
   CHECK(err(json{{"kind", "exponential"}, {"mean", "0s"}}).path() == "/clients/0/server_cpu/mean");
   CHECK(contains(err(json{{"kind", "exponential"}, {"mean", "0s"}}).what(), "must be greater than 0"));
-  CHECK(err(json{{"kind", "uniform"}, {"low", "3ms"}, {"high", "1ms"}}).path() == "/clients/0/server_cpu/high");
+  CHECK(err(json{{"kind", "uniform"}, {"low", "3ms"}, {"high", "1ms"}}).path() ==
+        "/clients/0/server_cpu/high");
   CHECK(contains(err(json{{"kind", "lognormal"}, {"mean", "2ms"}, {"cv", 1}, {"p99", "9ms"}}).what(),
                  "exactly one of \"cv\" or \"p99\""));
   CHECK(contains(err(json{{"kind", "lognormal"}, {"mean", "2ms"}}).what(), "exactly one of"));
@@ -157,7 +164,8 @@ TEST_CASE("distribution errors name the field and the problem", "[json][distribu
                  "has 2 entries but values has 1"));
   CHECK(err(json{{"kind", "empirical"}, {"values", {"1ms"}}, {"weights", {-1}}}).path() ==
         "/clients/0/server_cpu/weights/0");
-  CHECK(contains(err(json{{"kind", "empirical"}, {"values", {"1ms"}}, {"weights", {0}}}).what(), "must not all be zero"));
+  CHECK(contains(err(json{{"kind", "empirical"}, {"values", {"1ms"}}, {"weights", {0}}}).what(),
+                 "must not all be zero"));
 }
 
 TEST_CASE("IPv4 addresses convert to host order", "[json][ipv4]") {
@@ -165,8 +173,8 @@ TEST_CASE("IPv4 addresses convert to host order", "[json][ipv4]") {
   CHECK(scenarios::parse_ipv4("255.255.255.255", "/a") == 0xffffffffu);
   CHECK(scenarios::parse_ipv4("0.0.0.0", "/a") == 0u);
   CHECK(scenarios::format_ipv4(0xc0a80a02u) == "192.168.10.2");
-  for (const json& bad : {json("10.0.0"), json("10.0.0.256"), json("10.0.0.1 "), json("a.b.c.d"), json(167772161),
-                          json("1..2.3"), json("1.2.3.4.5"), json("0010.0.0.1")}) {
+  for (const json& bad : {json("10.0.0"), json("10.0.0.256"), json("10.0.0.1 "), json("a.b.c.d"),
+                          json(167772161), json("1..2.3"), json("1.2.3.4.5"), json("0010.0.0.1")}) {
     const auto e = error_from([&] { (void)scenarios::parse_ipv4(bad, "/hosts/0/address"); });
     CHECK(e.path() == "/hosts/0/address");
     CHECK(contains(e.what(), "expected an IPv4 address"));
@@ -286,14 +294,17 @@ TEST_CASE("validation messages name the JSON path of the first problem", "[json]
   CHECK(message({{"pooler", {{"processes", 0}}}}) == "/pooler/processes: must be at least 1, got 0");
   CHECK(message({{"clients", {{{"think_time", 12}}}}}) ==
         "/clients/0/think_time: expected a duration such as \"5ms\", got 12");
-  CHECK(message({{"pooler", {{"pool_sise", 4}}}}) == "/pooler/pool_sise: unknown key (did you mean \"pool_size\"?)");
+  CHECK(message({{"pooler", {{"pool_sise", 4}}}}) ==
+        "/pooler/pool_sise: unknown key (did you mean \"pool_size\"?)");
   CHECK(message({{"clients", {{{"hosts", {"clinet"}}}}}}) ==
         "/clients/0/hosts/0: no host named \"clinet\" (did you mean \"client\"?)");
-  const json small_host = {{"hosts", {{{"name", "pooler"}, {"address", "10.0.0.1"}, {"cores", 4}},
-                                      {{"name", "db"}, {"address", "10.0.0.2"}},
-                                      {{"name", "client"}, {"address", "10.0.0.3"}}}},
+  const json small_host = {{"hosts",
+                            {{{"name", "pooler"}, {"address", "10.0.0.1"}, {"cores", 4}},
+                             {{"name", "db"}, {"address", "10.0.0.2"}},
+                             {{"name", "client"}, {"address", "10.0.0.3"}}}},
                            {"pooler", {{"processes", 2}, {"pinning", {{0}, {9}}}}}};
-  CHECK(message(small_host) == "/pooler/pinning/1/0: cpu 9 does not exist on host \"pooler\" (it has cpus 0-3)");
+  CHECK(message(small_host) ==
+        "/pooler/pinning/1/0: cpu 9 does not exist on host \"pooler\" (it has cpus 0-3)");
 
   CHECK(message({{"pooller", json::object()}}) == "/pooller: unknown key (did you mean \"pooler\"?)");
   CHECK(message(json::array()) == "/: expected an object, got []");
@@ -302,59 +313,76 @@ TEST_CASE("validation messages name the JSON path of the first problem", "[json]
   CHECK(message({{"run", {{"duration", "0s"}}}}) == "/run/duration: must be greater than 0, got \"0s\"");
   CHECK(message({{"run", {{"warmup", "-1s"}}}}) == "/run/warmup: must not be negative, got \"-1s\"");
   CHECK(message({{"run", {{"replications", 0}}}}) == "/run/replications: must be at least 1, got 0");
-  CHECK(message({{"run", {{"replications", 10001}}}}) == "/run/replications: must be at most 10000, got 10001");
-  CHECK(message({{"network", {{"syn_retry", "0ms"}}}}) == "/network/syn_retry: must be greater than 0, got \"0ms\"");
-  CHECK(message({{"pooler", {{"listen_port", 65536}}}}) == "/pooler/listen_port: must be at most 65535, got 65536");
+  CHECK(message({{"run", {{"replications", 10001}}}}) ==
+        "/run/replications: must be at most 10000, got 10001");
+  CHECK(message({{"network", {{"syn_retry", "0ms"}}}}) ==
+        "/network/syn_retry: must be greater than 0, got \"0ms\"");
+  CHECK(message({{"pooler", {{"listen_port", 65536}}}}) ==
+        "/pooler/listen_port: must be at most 65535, got 65536");
   CHECK(message({{"pooler", {{"listen_port", 0}}}}) == "/pooler/listen_port: must be at least 1, got 0");
   CHECK(message({{"pooler", {{"pool_size", -1}}}}) == "/pooler/pool_size: must be at least 0, got -1");
   CHECK(message({{"kernel", {{"port_range", {40000, 30000}}}}}) ==
         "/kernel/port_range/1: must be at least low (40000), got 30000");
-  CHECK(message({{"kernel", {{"tcp_migrate_req", 1}}}}) == "/kernel/tcp_migrate_req: expected true or false, got 1");
-  CHECK(message({{"kernel", {{"steering", "hsh"}}}}) ==
-        "/kernel/steering: expected one of \"hash\", \"bpf_cpu\", \"incoming_cpu\", or \"least_connections\", "
-        "got \"hsh\" (did you mean \"hash\"?)");
+  CHECK(message({{"kernel", {{"tcp_migrate_req", 1}}}}) ==
+        "/kernel/tcp_migrate_req: expected true or false, got 1");
+  CHECK(
+      message({{"kernel", {{"steering", "hsh"}}}}) ==
+      "/kernel/steering: expected one of \"hash\", \"bpf_cpu\", \"incoming_cpu\", or \"least_connections\", "
+      "got \"hsh\" (did you mean \"hash\"?)");
   CHECK(message({{"pooler", {{"host", "bouncer"}}}}) ==
         "/pooler/host: no host named \"bouncer\" (hosts are \"pooler\", \"db\", or \"client\")");
   CHECK(message({{"hosts", {{{"name", "x"}, {"address", "10.0.0.1"}}}}}) ==
         "/pooler/host: no host named \"pooler\" (hosts are \"x\")");
   CHECK(message({{"hosts", {{{"name", "x"}}}}}) ==
         "/hosts/0/address: missing (every host needs an IPv4 address such as \"10.0.0.1\")");
-  CHECK(contains(message({{"hosts", {{{"name", "x"}, {"address", "10.0.0.1"}}, {{"name", "y"}, {"address", "10.0.0.1"}}}}}),
-                 "/hosts/1/address: address 10.0.0.1 is already used by host \"x\""));
+  CHECK(contains(
+      message(
+          {{"hosts", {{{"name", "x"}, {"address", "10.0.0.1"}}, {{"name", "y"}, {"address", "10.0.0.1"}}}}}),
+      "/hosts/1/address: address 10.0.0.1 is already used by host \"x\""));
   CHECK(message({{"clients", json::array()}}) == "/clients: needs at least one client group");
   CHECK(message({{"clients", {{{"count", 0}}}}}) == "/clients/0/count: must be at least 1, got 0");
   CHECK(message({{"clients", {{{"mode", "open"}}}}}) ==
         "/clients/0/rate: missing: an open-loop group needs a rate (transactions per second per client)");
-  CHECK(message({{"clients", {{{"mode", "open"}, {"rate", 0}}}}}) == "/clients/0/rate: must be greater than 0, got 0");
-  CHECK(contains(message({{"clients", {{{"rate", 5}}}}}), "/clients/0/rate: applies to open-loop groups only"));
+  CHECK(message({{"clients", {{{"mode", "open"}, {"rate", 0}}}}}) ==
+        "/clients/0/rate: must be greater than 0, got 0");
+  CHECK(
+      contains(message({{"clients", {{{"rate", 5}}}}}), "/clients/0/rate: applies to open-loop groups only"));
   CHECK(contains(message({{"clients", {{{"mode", "open"}, {"rate", 5}, {"think_time", "1ms"}}}}}),
                  "/clients/0/think_time: applies to closed-loop groups only"));
   CHECK(contains(message({{"clients", {{{"connection", "per_transaction"}, {"lifetime", "1s"}}}}}),
                  "/clients/0/lifetime: applies to persistent connections only"));
-  CHECK(contains(message({{"clients", {{{"host", "client"}, {"hosts", {"client"}}}}}}), "/clients/0/host: give"));
+  CHECK(contains(message({{"clients", {{{"host", "client"}, {"hosts", {"client"}}}}}}),
+                 "/clients/0/host: give"));
   CHECK(message({{"clients", {{{"host", "clinet"}}}}}) ==
         "/clients/0/host: no host named \"clinet\" (did you mean \"client\"?)");
-  CHECK(contains(message({{"clients", {{{"name", "a"}}, {{"name", "a"}}}}}), "/clients/1/name: group name \"a\""));
+  CHECK(contains(message({{"clients", {{{"name", "a"}}, {{"name", "a"}}}}}),
+                 "/clients/1/name: group name \"a\""));
   CHECK(message({{"clients", {{{"weight", 0}}}}}) == "/clients/0/weight: must be greater than 0, got 0");
-  CHECK(contains(message({{"pooler", {{"pool_size", 1}, {"default_pool_size", 2}}}}), "/pooler/default_pool_size: is an alias"));
+  CHECK(contains(message({{"pooler", {{"pool_size", 1}, {"default_pool_size", 2}}}}),
+                 "/pooler/default_pool_size: is an alias"));
   CHECK(message({{"pooler", {{"processes", 2}, {"pods", 2}}}, {"restarts", {{{"process", 4}}}}}) ==
         "/restarts/0/process: must be less than 4 (pods x processes), got 4");
   CHECK(message({{"restarts", {{{"at", "1s"}, {"mode", "graceful"}}}}}) ==
         "/restarts/0/mode: expected one of \"wait_for_clients\" or \"disconnect\", got \"graceful\"");
-  CHECK(message({{"rolling_restart", {{"interval", "0s"}}}}) == "/rolling_restart/interval: must be greater than 0, got \"0s\"");
-  CHECK(message({{"assignment", {1, 2, 3}}}) == "/assignment: has 3 entries but there are 2 processes (pods x processes)");
-  CHECK(message({{"assignment", {1, 2}}}) == "/assignment: assigns 3 connections but there are only 1 persistent clients");
+  CHECK(message({{"rolling_restart", {{"interval", "0s"}}}}) ==
+        "/rolling_restart/interval: must be greater than 0, got \"0s\"");
+  CHECK(message({{"assignment", {1, 2, 3}}}) ==
+        "/assignment: has 3 entries but there are 2 processes (pods x processes)");
+  CHECK(message({{"assignment", {1, 2}}}) ==
+        "/assignment: assigns 3 connections but there are only 1 persistent clients");
   CHECK(message({{"assignment", {1, -1}}}) == "/assignment/1: must be at least 0, got -1");
   CHECK(message({{"pooler", {{"pinning", {{0}}}}}}) ==
         "/pooler/pinning: has 1 entries but there are 2 processes (one cpu list per process)");
   CHECK(message({{"pooler", {{"pinning", {{0, 0}, {1}}}}}}) == "/pooler/pinning/0/1: cpu 0 is listed twice");
-  CHECK(message({{"pooler", {{"cpu", {{"querry", "1us"}}}}}}) == "/pooler/cpu/querry: unknown key (did you mean \"query\"?)");
-  CHECK(message({{"timeseries_interval", 5}}) == "/timeseries_interval: expected a duration such as \"5ms\", got 5");
+  CHECK(message({{"pooler", {{"cpu", {{"querry", "1us"}}}}}}) ==
+        "/pooler/cpu/querry: unknown key (did you mean \"query\"?)");
+  CHECK(message({{"timeseries_interval", 5}}) ==
+        "/timeseries_interval: expected a duration such as \"5ms\", got 5");
   CHECK(message({{"run", {{"seed", -1}}}}) == "/run/seed: must be at least 0, got -1");
   CHECK(message({{"kernel", {{"hash_secret", 4294967296LL}}}}) ==
         "/kernel/hash_secret: must be at most 4294967295, got 4294967296");
-  CHECK(message({{"hosts", {{{"name", "h"}, {"address", "10.0.0.1"}, {"smt_pair_throughput", 2.5}}}}}).rfind(
-            "/hosts/0/smt_pair_throughput: must be at most 2", 0) == 0);
+  CHECK(message({{"hosts", {{{"name", "h"}, {"address", "10.0.0.1"}, {"smt_pair_throughput", 2.5}}}}})
+            .rfind("/hosts/0/smt_pair_throughput: must be at most 2", 0) == 0);
 }
 
 TEST_CASE("unknown keys are caught in every object", "[json][errors]") {
@@ -382,7 +410,8 @@ TEST_CASE("unknown keys are caught in every object", "[json][errors]") {
 TEST_CASE("pinning shorthands expand to the right cpus", "[json][pinning]") {
   // The default pooler host has 4 cores x 2 threads: cpu j and cpu j + 4 are the hyperthreads of core j.
   const auto pinning = [](const json& mode, int processes) {
-    return scenarios::parse_scenario({{"pooler", {{"processes", processes}, {"pinning", mode}}}}).world.pooler.pinning;
+    return scenarios::parse_scenario({{"pooler", {{"processes", processes}, {"pinning", mode}}}})
+        .world.pooler.pinning;
   };
   using Pins = std::vector<std::vector<int>>;
   CHECK(pinning("none", 3).empty());
@@ -394,12 +423,15 @@ TEST_CASE("pinning shorthands expand to the right cpus", "[json][pinning]") {
   CHECK(pinning(json{0, {1, 5}}, 2) == Pins{{0}, {1, 5}});
   CHECK(pinning(json{json::array(), {7}}, 2) == Pins{{}, {7}});
 
-  CHECK(contains(error_of({{"pooler", {{"processes", 5}, {"pinning", "cores"}}}}).what(),
-                 "/pooler/pinning: \"cores\" gives each process its own core, but there are 5 processes and 4 cores"));
-  CHECK(contains(error_of({{"pooler", {{"processes", 9}, {"pinning", "siblings"}}}}).what(), "two processes on each core"));
-  const json no_smt = {{"hosts", {{{"name", "pooler"}, {"address", "10.0.0.1"}, {"cores", 8}},
-                                  {{"name", "db"}, {"address", "10.0.0.2"}},
-                                  {{"name", "client"}, {"address", "10.0.0.3"}}}},
+  CHECK(contains(
+      error_of({{"pooler", {{"processes", 5}, {"pinning", "cores"}}}}).what(),
+      "/pooler/pinning: \"cores\" gives each process its own core, but there are 5 processes and 4 cores"));
+  CHECK(contains(error_of({{"pooler", {{"processes", 9}, {"pinning", "siblings"}}}}).what(),
+                 "two processes on each core"));
+  const json no_smt = {{"hosts",
+                        {{{"name", "pooler"}, {"address", "10.0.0.1"}, {"cores", 8}},
+                         {{"name", "db"}, {"address", "10.0.0.2"}},
+                         {{"name", "client"}, {"address", "10.0.0.3"}}}},
                        {"pooler", {{"pinning", "siblings"}}}};
   CHECK(std::string(error_of(no_smt).what()) ==
         "/pooler/pinning: \"siblings\" needs hyperthreads, but host \"pooler\" has 1 thread per core");
@@ -425,7 +457,8 @@ TEST_CASE("rolling_restart expands to one restart per process in order", "[json]
     CHECK(r[static_cast<std::size_t>(k + 1)].downtime == 500 * sim::kMillisecond);
   }
   // Without a start the first restart comes when the warm-up ends.
-  const auto d = scenarios::parse_scenario({{"run", {{"warmup", "2s"}}}, {"rolling_restart", json::object()}});
+  const auto d =
+      scenarios::parse_scenario({{"run", {{"warmup", "2s"}}}, {"rolling_restart", json::object()}});
   REQUIRE(d.world.restarts.size() == 2);
   CHECK(d.world.restarts[0].at == 2 * sim::kSecond);
   CHECK(d.world.restarts[1].at == 7 * sim::kSecond);
@@ -492,7 +525,8 @@ TEST_CASE("apply_set rejects unknown paths and leaves the document unchanged", "
   CHECK(std::string(typo.what()) == "/pooler/processs: unknown key (did you mean \"processes\"?)");
   CHECK(typo.path() == "/pooler/processs");
   CHECK(err("poolr.processes=4").path() == "/poolr");
-  CHECK(contains(err("clients.5.count=1").what(), "/clients/5: index 5 is past the end (there are 1 entries"));
+  CHECK(
+      contains(err("clients.5.count=1").what(), "/clients/5: index 5 is past the end (there are 1 entries"));
   CHECK(contains(err("clients.first.count=1").what(), "/clients/first: expected an array index"));
   CHECK(err("pooler.processes.x=1").path() == "/pooler/processes/x");
   json constant = {{"clients", {{{"think_time", "1ms"}}}}};
@@ -503,7 +537,8 @@ TEST_CASE("apply_set rejects unknown paths and leaves the document unchanged", "
   CHECK(err("=4").path() == "--set");
   CHECK(err("pooler..processes=4").path() == "--set");
   CHECK(doc == before);
-  CHECK(err("clients.1.hosts.0=client").path() == "/clients/1/hosts");  // appending, then into a missing whole value
+  CHECK(err("clients.1.hosts.0=client").path() ==
+        "/clients/1/hosts");  // appending, then into a missing whole value
   CHECK(doc == before);
 }
 
@@ -519,7 +554,8 @@ TEST_CASE("files: unreadable, malformed JSON with line and column, name from the
   CHECK(missing.path() == "/nonexistent/rpsim.json");
   CHECK(contains(missing.what(), "cannot read"));
 
-  const auto dir = error_from([] { (void)scenarios::load_scenario_file(fs::temp_directory_path().string()); });
+  const auto dir =
+      error_from([] { (void)scenarios::load_scenario_file(fs::temp_directory_path().string()); });
   CHECK(contains(dir.what(), "is a directory"));
 
   // The stray comma before '}' on line 3: the parser stops at the '}', column 3.
@@ -530,13 +566,28 @@ TEST_CASE("files: unreadable, malformed JSON with line and column, name from the
   CHECK_FALSE(contains(e.what(), "json.exception"));
 
   const TempFile empty("rpsim_empty", "");
-  CHECK(error_from([&] { (void)scenarios::load_scenario_file(empty.path()); }).path() == empty.path() + ":1:1");
+  CHECK(error_from([&] { (void)scenarios::load_scenario_file(empty.path()); }).path() ==
+        empty.path() + ":1:1");
 
   const TempFile truncated("rpsim_truncated", "{\"pooler\": {\"processes\": 4}");
-  CHECK(contains(error_from([&] { (void)scenarios::load_scenario_file(truncated.path()); }).path(), truncated.path() + ":1:"));
+  CHECK(contains(error_from([&] { (void)scenarios::load_scenario_file(truncated.path()); }).path(),
+                 truncated.path() + ":1:"));
 
   const TempFile invalid("rpsim_invalid", "{\"pooler\": {\"processes\": 0}}");
-  CHECK(error_from([&] { (void)scenarios::load_scenario_file(invalid.path()); }).path() == "/pooler/processes");
+  CHECK(error_from([&] { (void)scenarios::load_scenario_file(invalid.path()); }).path() ==
+        "/pooler/processes");
+
+  // nlohmann would keep the second value silently; a scenario file must not.
+  const TempFile duplicate("rpsim_duplicate",
+                           R"({"clients": [{"count": 1}, {"count": 2, "name": "b", "count": 3}]})");
+  const auto dup = error_from([&] { (void)scenarios::load_json_file(duplicate.path()); });
+  CHECK(std::string(dup.what()) == "/clients/1/count: duplicate key");
+  const TempFile nested("rpsim_nested",
+                        R"({"a": [[1, 2], {"x": {"y": 1}}], "pooler": {"cpu": {}, "cpu": {}}})");
+  CHECK(error_from([&] { (void)scenarios::load_json_file(nested.path()); }).path() == "/pooler/cpu");
+  const TempFile same_key_elsewhere(
+      "rpsim_distinct", R"({"run": {"seed": 1}, "kernel": {"seed": 2}, "x": [{"k": 1}, {"k": 2}]})");
+  CHECK_NOTHROW(scenarios::load_json_file(same_key_elsewhere.path()));
 
   const TempFile unnamed("rpsim_unnamed", "{}");
   CHECK(scenarios::load_scenario_file(unnamed.path()).name == fs::path(unnamed.path()).stem().string());
@@ -563,9 +614,9 @@ TEST_CASE("every example scenario parses and stays short", "[json][examples]") {
     CHECK(s.run.duration + s.run.warmup <= 40 * sim::kSecond);
     names.insert(s.name);
   }
-  for (const char* expected : {"smt_siblings", "separate_cores", "pinning_imbalance", "connection_churn",
-                               "pool_exhaustion", "rolling_restart", "rolling_restart_migrate", "kubernetes_service",
-                               "one_pod_reuseport"}) {
+  for (const char* expected :
+       {"smt_siblings", "separate_cores", "pinning_imbalance", "connection_churn", "pool_exhaustion",
+        "rolling_restart", "rolling_restart_migrate", "kubernetes_service", "one_pod_reuseport"}) {
     CHECK(names.count(expected) == 1);
   }
 }
@@ -588,9 +639,12 @@ TEST_CASE("paired examples differ only in what they compare", "[json][examples]"
   CHECK(strip(read_example("rolling_restart.json"), with({"/kernel/tcp_migrate_req"})) ==
         strip(read_example("rolling_restart_migrate.json"), with({"/kernel/tcp_migrate_req"})));
   const auto pods = with({"/pooler/pods", "/pooler/processes", "/pooler/service_balancing"});
-  CHECK(strip(read_example("kubernetes_service.json"), pods) == strip(read_example("one_pod_reuseport.json"), pods));
+  CHECK(strip(read_example("kubernetes_service.json"), pods) ==
+        strip(read_example("one_pod_reuseport.json"), pods));
 
-  const auto load = [](const std::string& name) { return scenarios::load_scenario_file((kExamples / name).string()); };
+  const auto load = [](const std::string& name) {
+    return scenarios::load_scenario_file((kExamples / name).string());
+  };
   CHECK(load("separate_cores.json").world.pooler.pinning == std::vector<std::vector<int>>{{0}, {1}});
   CHECK(load("smt_siblings.json").world.pooler.pinning == std::vector<std::vector<int>>{{0}, {4}});
   CHECK_FALSE(load("rolling_restart.json").world.kernel.tcp_migrate_req);
@@ -634,8 +688,8 @@ TEST_CASE("schema.json accepts exactly the keys the parser accepts", "[json][sch
   REQUIRE(in);
   const json schema = json::parse(in);
   CHECK(schema["$schema"] == "https://json-schema.org/draft/2020-12/schema");
-  for (const char* object : {"", "/run", "/hosts/*", "/network", "/kernel", "/pooler", "/pooler/cpu", "/postgres",
-                             "/clients/*", "/restarts/*", "/rolling_restart"}) {
+  for (const char* object : {"", "/run", "/hosts/*", "/network", "/kernel", "/pooler", "/pooler/cpu",
+                             "/postgres", "/clients/*", "/restarts/*", "/rolling_restart"}) {
     INFO("object " << (*object ? object : "(root)"));
     const json& node = schema_at(schema, object);
     std::vector<std::string> in_schema;
