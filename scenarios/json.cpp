@@ -467,6 +467,10 @@ std::vector<models::RestartConfig> parse_restarts(const json& doc, const RunConf
     r.mode = s.choice("mode", r.mode, kRestartModes);
     r.downtime = s.duration("downtime", r.downtime, Sign::kNonNegative);
     r.drain_timeout = s.duration("drain_timeout", r.drain_timeout, Sign::kNonNegative);
+    // Durations are capped well below the range of Time, but a thousand restarts apart are not.
+    if (total_processes > 1 && interval > (sim::kTimeMax / 4 - start) / (total_processes - 1)) {
+      fail(s.at("interval"), "too large for " + std::to_string(total_processes) + " restarts");
+    }
     for (int k = 0; k < total_processes; ++k) {
       r.at = start + k * interval;
       r.process = k;

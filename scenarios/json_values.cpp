@@ -109,16 +109,19 @@ sim::Time parse_duration(const json& value, const std::string& where) {
                     " (use ns, us, ms, s, m or h)");
 
   // Integer part exactly, fraction through long double: exact to the nanosecond for any sane duration.
-  const sim::Time limit = sim::kTimeMax / unit->ns;
+  // The cap (about 41 years) leaves room for the sums the simulator forms (warm-up + duration, restart times).
+  constexpr sim::Time kMaxDuration = 100'000LL * 3600 * sim::kSecond;
+  const std::string too_large = "too large, got " + show(value) + " (at most 100000h)";
+  const sim::Time limit = kMaxDuration / unit->ns;
   sim::Time whole = 0;
   for (char c : int_part) {
-    if (whole > (limit - (c - '0')) / 10) fail(where, "too large, got " + show(value));
+    if (whole > (limit - (c - '0')) / 10) fail(where, too_large);
     whole = whole * 10 + (c - '0');
   }
   long double fraction = 0;
   if (!frac_part.empty()) fraction = std::stold("0." + frac_part) * static_cast<long double>(unit->ns);
   const long double total = static_cast<long double>(whole * unit->ns) + std::round(fraction);
-  if (total > static_cast<long double>(sim::kTimeMax)) fail(where, "too large, got " + show(value));
+  if (total > static_cast<long double>(kMaxDuration)) fail(where, too_large);
   return whole * unit->ns + static_cast<sim::Time>(std::llround(fraction));
 }
 
@@ -172,6 +175,7 @@ sim::Distribution parse_empirical(const json& object, const std::string& where) 
       total += x;
     }
     if (total <= 0) fail(weights_at, "must not all be zero");
+    if (!std::isfinite(total)) fail(weights_at, "are too large to add up");
   }
   return sim::Distribution::empirical(std::move(times), std::move(weights));
 }
@@ -183,7 +187,9 @@ sim::Distribution parse_lognormal(const json& object, const std::string& where) 
   if (has_cv) {
     const std::string at = detail::child_pointer(where, "cv");
     const double cv = detail::parse_number(object.at("cv"), at);
-    if (!(cv >= 0) || !std::isfinite(cv)) fail(at, "must be at least 0, got " + show(object.at("cv")));
+    if (!(cv >= 0)) fail(at, "must be at least 0, got " + show(object.at("cv")));
+    // Beyond this the lognormal's mass sits at zero with a tail no simulation run would sample fairly.
+    if (!(cv <= 100)) fail(at, "must be at most 100, got " + show(object.at("cv")));
     return sim::Distribution::lognormal_cv(mean, cv);
   }
   const std::string at = detail::child_pointer(where, "p99");

@@ -700,3 +700,56 @@ TEST_CASE("schema.json accepts exactly the keys the parser accepts", "[json][sch
     CHECK(node.value("additionalProperties", true) == false);
   }
 }
+
+TEST_CASE("no value anywhere makes the parser fail other than with a ScenarioError", "[json][robustness]") {
+  // Every place of every example (and of the default) gets every kind of wrong value; each document must either
+  // parse or raise ScenarioError. An assert in a model constructor or a json type_error would end the test run.
+  const std::vector<json> bad = {nullptr,
+                                 true,
+                                 -1,
+                                 0,
+                                 1e308,
+                                 -1e308,
+                                 18446744073709551615ULL,
+                                 "",
+                                 "x",
+                                 "-1ms",
+                                 "100001h",
+                                 "99999h",
+                                 json::array(),
+                                 json::object(),
+                                 {json::array()},
+                                 {{"kind", "lognormal"}, {"mean", "99999h"}, {"cv", 1e300}},
+                                 {{"kind", "empirical"}, {"values", {"1ms", "2ms"}}, {"weights", {1e308, 1e308}}},
+                                 {{"kind", "uniform"}, {"low", "0s"}, {"high", "99999h"}}};
+  std::vector<json> docs = {scenarios::default_scenario_json()};
+  for (const auto& entry : fs::directory_iterator(kExamples)) {
+    if (entry.path().extension() == ".json") docs.push_back(scenarios::load_json_file(entry.path().string()));
+  }
+  std::size_t parsed = 0, rejected = 0;
+  for (const json& doc : docs) {
+    const json flat = doc.flatten();
+    std::set<std::string> places;
+    for (const auto& [pointer, value] : flat.items()) {
+      // Every leaf and every container above it.
+      for (json::json_pointer p(pointer); !p.empty(); p = p.parent_pointer()) places.insert(p.to_string());
+    }
+    for (const auto& place : places) {
+      for (const json& value : bad) {
+        json edited = doc;
+        edited[json::json_pointer(place)] = value;
+        INFO(place << " = " << value.dump());
+        try {
+          const scenarios::Scenario s = scenarios::parse_scenario(edited);
+          CHECK(s.run.duration > 0);
+          ++parsed;
+        } catch (const ScenarioError& e) {
+          CHECK(e.path().rfind('/', 0) == 0);
+          ++rejected;
+        }
+      }
+    }
+  }
+  CHECK(parsed > 0);
+  CHECK(rejected > parsed);
+}
