@@ -66,6 +66,9 @@ int Worker::run(int ready_fd) {
   log_set_role("worker " + std::to_string(index_));
   log_set_verbose(config_.verbose);
   prctl(PR_SET_PDEATHSIG, SIGTERM);
+  // Its own session: with sched_autogroup each session is one scheduling entity, and N workers should compete
+  // for CPU as N independent poolers would, not as one share split N ways. The supervisor still signals them.
+  if (setsid() < 0) log_warn("setsid() failed: %s", strerror(errno));
   started_unix_ = static_cast<int64_t>(time(nullptr));
   if (!config_.cpu_affinity.empty()) {
     cpu_set_t set;

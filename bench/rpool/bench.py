@@ -85,6 +85,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3, help="alternating runs per pooler; medians are printed")
     ap.add_argument("--rpool", default=os.path.join(ROOT, "build-pool", "rpool"))
     ap.add_argument("--scale", type=int, default=1)
+    ap.add_argument("--server-unix", action="store_true",
+                    help="both poolers reach Postgres over its unix socket instead of loopback TCP")
     args = ap.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     settings = {"default_pool_size": "20", "max_client_conn": "500"}
@@ -93,8 +95,11 @@ def main():
         pg.sql("CREATE DATABASE bench")
         subprocess.run(["pgbench", "-i", "-q", "-s", str(args.scale), "-h", pg.sock, "-p", str(pg.port), "-U",
                         "postgres", "bench"], check=True, capture_output=True)
+        host = pg.sock if args.server_unix else "127.0.0.1"
+        databases = {"bench": f"host={host} port={pg.port} dbname=bench"}
         poolers = {kind: Pooler(pg, workers=2, pool_mode="transaction", settings=settings, kind=kind,
-                                binary=args.rpool if kind == "rpool" else None) for kind in kinds}
+                                databases=databases, binary=args.rpool if kind == "rpool" else None)
+                   for kind in kinds}
         runs = {}
         try:
             for p in poolers.values():
@@ -110,7 +115,8 @@ def main():
                 p.cleanup()
         results = {k: {m: median([r[m] for r in v]) for m in v[0]} for k, v in runs.items()}
         print(f"pgbench -S, {args.seconds} s x {args.rounds} alternating rounds (medians), 2 workers/processes, "
-              f"transaction mode, pool 20, {os.cpu_count()} CPUs")
+              f"transaction mode, pool 20, {os.cpu_count()} CPUs, pooler to Postgres over "
+              f"{'unix socket' if args.server_unix else 'loopback TCP'}")
         print(f"{'pooler':<10} {'clients':>7} {'tps':>10} {'mean ms':>8} {'p99 ms':>8} {'cpu us/tx':>10} {'failed':>6}")
         for c in clients:
             for kind in kinds:

@@ -186,8 +186,10 @@ class Pooler:
 
     def start(self):
         if self.kind == "rpool":
+            # Its own session, as a daemon would have: with sched_autogroup the scheduler then shares CPU between
+            # the pooler, Postgres and the clients as it would in production, not lumping pooler with clients.
             self.procs.append(subprocess.Popen([self.binary or rpool_binary(), self.ini], stdout=subprocess.DEVNULL,
-                                               stderr=subprocess.DEVNULL))
+                                               stderr=subprocess.DEVNULL, start_new_session=True))
             self._wait_ready()
         else:
             # N PgBouncer processes with so_reuseport: each needs its own unix_socket_dir, pidfile, logfile.
@@ -205,7 +207,8 @@ class Pooler:
                 shutil.chown(d, "postgres", "postgres")
                 os.chmod(self.userlist, 0o644)
                 self.procs.append(subprocess.Popen(["runuser", "-u", "postgres", "--", self.binary or "pgbouncer",
-                                                    ini], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                                    ini], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                                   start_new_session=True))
                 time.sleep(0.2)
             if not wait_for_port(self.port):
                 raise RuntimeError("pgbouncer did not start")
