@@ -5,31 +5,16 @@
 
 namespace sim {
 
-std::uint32_t Simulation::allocate_slot() {
-  if (!free_slots_.empty()) {
-    std::uint32_t s = free_slots_.back();
-    free_slots_.pop_back();
-    return s;
-  }
-  slots_.push_back(Slot{nullptr, 0, 0, 0});
-  return static_cast<std::uint32_t>(slots_.size() - 1);
-}
-
-void Simulation::release_slot(std::uint32_t slot) {
-  slots_[slot].seq = 0;
-  free_slots_.push_back(slot);
-}
-
 EventId Simulation::schedule_at(Time at, EventHandler* handler, std::uint32_t kind, std::uint64_t arg) {
   RPSIM_ASSERT(at >= now_, "events cannot be scheduled in the past");
   RPSIM_ASSERT(handler != nullptr, "an event needs a handler");
   const std::uint32_t slot = allocate_slot();
   const std::uint64_t seq = next_seq_++;
-  slots_[slot] = Slot{handler, arg, seq, kind};
+  slots_[slot] = Slot{handler, arg, seq};
   if (at == now_) {
-    now_queue_.push_back(Entry{at, seq, slot});
+    now_queue_.push_back(Entry{at, seq, slot, kind});
   } else {
-    heap_push(Entry{at, seq, slot});
+    heap_push(Entry{at, seq, slot, kind});
   }
   return EventId{slot, seq};
 }
@@ -80,11 +65,10 @@ void Simulation::dispatch(const Entry& e) {
   Slot& s = slots_[e.slot];
   now_ = e.time;
   EventHandler* handler = s.handler;
-  const std::uint32_t kind = s.kind;
   const std::uint64_t arg = s.arg;
   release_slot(e.slot);  // before the call, so the handler may reuse the slot at once
   ++executed_;
-  handler->handle_event(kind, arg);
+  handler->handle_event(e.kind, arg);
 }
 
 bool Simulation::step() {
