@@ -1,0 +1,534 @@
+// Tests of the world's models: the CPU (processor sharing, SMT, placement, FIFO event loops), connection
+// spread against balls into bins, determinism and stream independence, conservation of connections, Little's
+// law per process, and the kernel's and pooler's limits. Each case states what it expects, and why, before
+// asserting.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "models/analytic.hpp"
+#include "models/cpu.hpp"
+#include "sim/simulation.hpp"
+#include "tests/models/world_helpers.hpp"
+
+namespace an = models::analytic;
+using Catch::Matchers::WithinAbs;
+using Catch::Matchers::WithinRel;
+using namespace rpsim_test;
+
+namespace {
+
+// ---- CPU -------------------------------------------------------------------------------------------------
+
+// Records when each burst (by tag) ended.
+struct BurstLog final : models::BurstOwner {
+  explicit BurstLog(sim::Simulation& s) : sim(s) {}
+  void burst_done(std::uint64_t tag) override { done[tag] = sim.now(); }
+  sim::Simulation& sim;
+  std::map<std::uint64_t, Time> done;
+};
+
+models::HostConfig host(int cores, int threads) { return models::HostConfig{"h", 0, cores, threads}; }
+
+// Records the order and time in which an event loop finished its items (by arg).
+struct LoopLog final : models::EventLoop::Owner {
+  explicit LoopLog(sim::Simulation& s) : sim(s) {}
+  void work_done(std::uint32_t, std::uint64_t arg) override { done.emplace_back(arg, sim.now()); }
+  sim::Simulation& sim;
+  std::vector<std::pair<std::uint64_t, Time>> done;
+};
+
+// ---- worlds ----------------------------------------------------------------------------------------------
+
+// A busier world than the minimal one: two processes, every cost exponential, think times, a small pool.
+WorldConfig busy_world() {
+  WorldConfig w = minimal_world(2, 8);
+  w.hosts[0].cores = 2;
+  w.pooler.default_pool_size = 4;
+  w.pooler.cpu.query = Distribution::exponential(20 * kUs);
+  w.pooler.cpu.result = Distribution::exponential(15 * kUs);
+  w.pooler.cpu.login = Distribution::exponential(60 * kUs);
+  w.pooler.cpu.server_login = Distribution::exponential(40 * kUs);
+  w.network.latency = 50 * kUs;
+  auto& g = w.clients[0];
+  g.count = 24;
+  g.think_time = Distribution::exponential(2 * kMs);
+  g.server_cpu = Distribution::exponential(300 * kUs);
+  g.server_wait = Distribution::exponential(500 * kUs);
+  g.queries_per_transaction = 2;
+  g.start = 20 * kMs;
+  return w;
+}
+
+}  // namespace
+
+// ===========================================================================================================
+// The CPU model
+// ===========================================================================================================
+
+TEST_CASE("Cpu: two equal bursts on one hardware thread share it and finish together", "[world][cpu]") {
+  // Processor sharing: two 1000 ns bursts started together on one thread each run at rate 1/2, so both finish
+  // at 2000 ns (not 1000 and 2000 as FIFO would).
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 1));
+  BurstLog log(s);
+  cpu.start(&log, 1, 1000, {});
+  cpu.start(&log, 2, 1000, {});
+  s.run();
+  CHECK(log.done[1] == 2000);
+  CHECK(log.done[2] == 2000);
+
+  // Unequal bursts: 1000 and 3000 ns. Both run at 1/2 until the short one has had its 1000 ns of work at
+  // 2000 ns; the long one then has 2000 ns left at rate 1 and ends at 4000 ns.
+  cpu.start(&log, 3, 1000, {});
+  cpu.start(&log, 4, 3000, {});
+  s.run();
+  CHECK(log.done[3] == 2000 + 2000);
+  CHECK(log.done[4] == 2000 + 4000);
+}
+
+TEST_CASE("Cpu: a burst whose SMT sibling is busy runs at smt_pair_throughput / 2", "[world][cpu]") {
+  // One core with two hardware threads (cpus 0 and 1), smt_pair_throughput 1.2 (the default): while both are
+  // busy each runs at 0.6, so 600 ns of work on cpu 1 beside a long burst on cpu 0 takes 600 / 0.6 = 1000 ns.
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 2));
+  BurstLog log(s);
+  CHECK(cpu.start(&log, 1, 1'000'000, {0}) == 0);
+  CHECK(cpu.start(&log, 2, 600, {1}) == 1);
+  s.run_until(10'000);
+  CHECK(log.done[2] == 1000);
+}
+
+TEST_CASE("Cpu: rates change when the sibling's burst ends or starts", "[world][cpu]") {
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 2));
+  BurstLog log(s);
+  SECTION("sibling ends") {
+    // At t = 0: 300 ns on cpu 0 and 1000 ns on cpu 1, both at 0.6. Cpu 0's burst ends at 300 / 0.6 = 500 ns;
+    // by then cpu 1 has done 300 ns, and its remaining 700 ns run alone at rate 1: it ends at 1200 ns.
+    cpu.start(&log, 1, 300, {0});
+    cpu.start(&log, 2, 1000, {1});
+    s.run();
+    CHECK(log.done[1] == 500);
+    CHECK(log.done[2] == 1200);
+  }
+  SECTION("sibling starts later") {
+    // 1000 ns on cpu 0 at t = 0 runs alone until t = 500 (500 ns done). Then 300 ns start on cpu 1; both run
+    // at 0.6: cpu 1's burst ends at 500 + 300 / 0.6 = 1000 ns, by when cpu 0 has done 300 more (800 in all);
+    // its last 200 ns run alone again and it ends at 1200 ns.
+    cpu.start(&log, 1, 1000, {0});
+    s.run_until(500);
+    cpu.start(&log, 2, 300, {1});
+    s.run();
+    CHECK(log.done[2] == 1000);
+    CHECK(log.done[1] == 1200);
+  }
+}
+
+TEST_CASE("Cpu: placement prefers an idle core over an idle sibling thread", "[world][cpu]") {
+  // Two cores with two threads each: cpus 0 and 2 are core 0, cpus 1 and 3 core 1 (cpu = thread * cores +
+  // core). Unpinned bursts go to an idle thread on an idle core first: 0, then 1 (not 2, the busy core's
+  // sibling), then the idle threads beside busy ones, lowest id first: 2, then 3; then the least loaded
+  // thread: 0.
+  sim::Simulation s;
+  models::Cpu cpu(s, host(2, 2));
+  BurstLog log(s);
+  CHECK(cpu.start(&log, 1, 10'000, {}) == 0);
+  CHECK(cpu.start(&log, 2, 10'000, {}) == 1);
+  CHECK(cpu.start(&log, 3, 10'000, {}) == 2);
+  CHECK(cpu.start(&log, 4, 10'000, {}) == 3);
+  CHECK(cpu.start(&log, 5, 10'000, {}) == 0);
+  CHECK(cpu.core_of(2) == 0);
+  CHECK(cpu.core_of(3) == 1);
+  // Pinning is obeyed even when an idle core exists elsewhere.
+  sim::Simulation s2;
+  models::Cpu cpu2(s2, host(2, 2));
+  CHECK(cpu2.start(&log, 6, 10'000, {0}) == 0);
+  CHECK(cpu2.start(&log, 7, 10'000, {0, 2}) == 2);
+}
+
+TEST_CASE("EventLoop: items run FIFO, one at a time; zero-cost items run at once", "[world][cpu]") {
+  // Items of 100, 200 and 300 ns posted together on one loop (one thread to itself) run one after another
+  // at full speed: they finish at 100, 300 and 600 ns in posting order. A zero-cost item posted meanwhile
+  // does not queue behind them: it completes at the instant it is posted.
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 1));
+  LoopLog log(s);
+  models::EventLoop loop(s, cpu, log, {});
+  loop.post(0, 1, 100);
+  loop.post(0, 2, 200);
+  loop.post(0, 3, 300);
+  CHECK(loop.queued() == 2);
+  s.run_until(150);
+  loop.post(0, 4, 0);
+  s.run();
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{1, 100}, {4, 150}, {2, 300}, {3, 600}});
+  // Two loops on one thread share it (processor sharing between processes, FIFO within each): 400 ns each,
+  // posted together, both end at 800 ns.
+  LoopLog log2(s);
+  models::EventLoop a(s, cpu, log2, {}), b(s, cpu, log2, {});
+  const Time t0 = s.now();
+  a.post(0, 10, 400);
+  b.post(0, 11, 400);
+  s.run();
+  CHECK(log2.done == std::vector<P>{{10, t0 + 800}, {11, t0 + 800}});
+}
+
+// ===========================================================================================================
+// Connection spread
+// ===========================================================================================================
+
+namespace {
+
+// Per replication: clients logged in to each process after the connection phase (zero costs and latency, so
+// every connection is made at t = 0; 1 ms is plenty). Think time 1 s so no transaction runs in that
+// millisecond.
+std::vector<std::vector<std::uint64_t>> spread(int connections, int processes, int replications) {
+  WorldConfig w = minimal_world(processes);
+  w.clients[0].count = connections;
+  w.clients[0].think_time = Distribution::constant(sim::kSecond);
+  std::vector<std::vector<std::uint64_t>> out;
+  for (int r = 0; r < replications; ++r) {
+    models::World world(w, 777, static_cast<std::uint64_t>(r));
+    const models::RunResult res = world.run(0, 1 * kMs);
+    std::vector<std::uint64_t> per;
+    std::uint64_t total = 0;
+    for (const auto& p : res.processes) {
+      per.push_back(p.logins);
+      total += p.logins;
+    }
+    REQUIRE(total == static_cast<std::uint64_t>(connections));
+    out.push_back(std::move(per));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Spread: 8 persistent clients over 2 processes match Binomial(8, 1/2)", "[world][spread]") {
+  // Hash steering with a random secret per replication makes each connection's process a fair coin,
+  // independent of the others. The smaller side's count k = 0..4 then has the folded Binomial(8, 1/2) law:
+  // P(k) = 2 C(8, k) / 256 for k < 4 and C(8, 4) / 256 = 70/256 for k = 4, i.e. 2, 16, 56, 112, 70 in 256.
+  // Over 1000 replications (expected counts 7.8, 62.5, 218.8, 437.5, 273.4), Pearson's chi-square with 4
+  // degrees of freedom must not reject at the 1% level: p >= 0.01.
+  const int reps = 1000;
+  const auto runs = spread(8, 2, reps);
+  std::array<double, 5> observed{};
+  for (const auto& per : runs) observed[std::min(per[0], per[1])] += 1;
+  std::array<double, 5> expected{};
+  for (int k = 0; k <= 4; ++k) expected[k] = reps * an::binomial_pmf(k, 8, 0.5) * (k < 4 ? 2 : 1);
+  const double p = an::chi_square_p_value(observed, expected);
+  INFO("observed " << observed[0] << " " << observed[1] << " " << observed[2] << " " << observed[3] << " "
+                   << observed[4] << "; p = " << p);
+  CHECK(p >= 0.01);
+}
+
+TEST_CASE("Spread: the expected busiest process matches balls into bins", "[world][spread]") {
+  // m connections hashed onto n processes are m balls thrown into n bins; E[max load] is exact in
+  // analytic::expected_max_load: (100, 4) -> 30.233, (64, 8) -> 12.235, (32, 4) -> 10.994. The Monte Carlo
+  // mean of the busiest process's logins over 4000 replications (a CI of about +-0.05, so a bias of half a
+  // percent shows) must hold it inside its 95% CI.
+  struct Case {
+    int m, n;
+  };
+  const Case k = GENERATE(Case{100, 4}, Case{64, 8}, Case{32, 4});
+  sim::Summary max_load;
+  for (const auto& per : spread(k.m, k.n, 4000)) {
+    max_load.add(static_cast<double>(*std::max_element(per.begin(), per.end())));
+  }
+  const double expected = an::expected_max_load(k.m, k.n);
+  INFO("(" << k.m << ", " << k.n << "): simulated " << max_load.mean() << " +- " << max_load.ci95()
+           << ", exact " << expected);
+  CHECK_THAT(expected, WithinAbs(max_load.mean(), max_load.ci95()));
+}
+
+// ===========================================================================================================
+// Determinism and independence
+// ===========================================================================================================
+
+TEST_CASE("Determinism: the same (config, seed, replication) gives identical results",
+          "[world][determinism]") {
+  // Everything random is drawn from streams derived from (seed, replication, name), and ties run in
+  // scheduling order, so two worlds built from the same triple produce the same figures bit for bit; a
+  // different replication index gives different ones (else the comparison would prove nothing).
+  WorldConfig w = busy_world();
+  w.clients[0].lifetime = Distribution::exponential(200 * kMs);
+  ClientGroupConfig open = w.clients[0];
+  open.name = "open";
+  make_open_loop(open, 10, 300);
+  w.clients.push_back(open);
+  models::World a(w, 42, 3), b(w, 42, 3), c(w, 42, 4);
+  const models::RunResult ra = a.run(100 * kMs, 2 * sim::kSecond);
+  const models::RunResult rb = b.run(100 * kMs, 2 * sim::kSecond);
+  const models::RunResult rc = c.run(100 * kMs, 2 * sim::kSecond);
+  REQUIRE(ra.transactions > 1000);
+  check_identical(ra, rb);
+  CHECK(ra.latency.mean() != rc.latency.mean());
+  CHECK(ra.events != rc.events);
+}
+
+TEST_CASE("Independence: a second group on its own host and database leaves the first group's figures alone",
+          "[world][determinism]") {
+  // Group "a" alone, then the same world plus group "b": 10 clients on their own host "client2" and database
+  // "other", connecting during the measured window (start spread over 500 ms), each running one query whose
+  // server_wait (1000 s) outlasts the run, so b completes no transaction. b draws from its own streams (its
+  // start times, its server_cpu), its ports come from its own host's stream, its pool is separate, and every
+  // pooler and Postgres cost is a constant (no draws from shared streams) and zero (no CPU contention on the
+  // pooler); the db host has 64 single-thread cores, so a's backends always find a free core and run at full
+  // speed. Expected: a's transactions, latencies and per-process figures identical to the last bit.
+  WorldConfig wa = minimal_world(2, 64);
+  auto& g = wa.clients[0];
+  g.count = 20;
+  g.think_time = Distribution::exponential(2 * kMs);
+  g.server_cpu = Distribution::exponential(300 * kUs);
+  g.server_wait = Distribution::exponential(1 * kMs);
+  WorldConfig wb = wa;
+  wb.hosts.push_back(models::HostConfig{"client2", 0x0a000004, 1, 1});
+  ClientGroupConfig b;
+  b.name = "b";
+  b.count = 10;
+  b.hosts = {"client2"};
+  b.database = "other";
+  b.start = 500 * kMs;
+  b.server_cpu = Distribution::exponential(1 * kMs);
+  b.server_wait = Distribution::constant(1000 * sim::kSecond);
+  wb.clients.push_back(b);
+
+  models::World a(wa, 9, 0), ab(wb, 9, 0);
+  const models::RunResult ra = a.run(100 * kMs, 2 * sim::kSecond);
+  const models::RunResult rab = ab.run(100 * kMs, 2 * sim::kSecond);
+  // b really ran beside a: its 10 clients logged in during the window and its servers were opened.
+  REQUIRE(rab.connections_opened == ra.connections_opened + 10);
+  REQUIRE(rab.backends_max >= ra.backends_max + 10);
+  REQUIRE(ra.transactions > 1000);
+
+  CHECK(ra.transactions == rab.transactions);
+  CHECK(ra.latency.mean() == rab.latency.mean());
+  CHECK(ra.latency.max() == rab.latency.max());
+  for (double q : {0.5, 0.99, 0.999}) CHECK(ra.latency.quantile(q) == rab.latency.quantile(q));
+  for (std::size_t i = 0; i < ra.processes.size(); ++i) {
+    CHECK(ra.processes[i].transactions == rab.processes[i].transactions);
+    CHECK(ra.processes[i].latency_mean_ms == rab.processes[i].latency_mean_ms);
+  }
+}
+
+// ===========================================================================================================
+// Conservation and Little's law
+// ===========================================================================================================
+
+TEST_CASE("Conservation: connections opened = closed + open at end, with churn and restarts",
+          "[world][conservation]") {
+  // Every client connection the pooler accepted (logged in) is either closed by the end or still open: no
+  // path (per-transaction connections, lifetimes, query_wait_timeout, restarts that drain or disconnect)
+  // loses or double-counts one. Each world must also have churned (opened well above its client count) to
+  // mean anything.
+  WorldConfig w = busy_world();
+  std::string kind = GENERATE(as<std::string>{}, "per_transaction", "lifetimes", "wait_timeouts", "restarts");
+  auto& g = w.clients[0];
+  g.reconnect_delay = Distribution::exponential(1 * kMs);
+  if (kind == "per_transaction") {
+    g.connection = models::ConnectionMode::kPerTransaction;
+  } else if (kind == "lifetimes") {
+    g.lifetime = Distribution::exponential(50 * kMs);
+  } else if (kind == "wait_timeouts") {
+    w.pooler.default_pool_size = 1;
+    g.server_wait = Distribution::exponential(5 * kMs);
+    w.pooler.query_wait_timeout = 10 * kMs;
+  } else {
+    g.lifetime = Distribution::exponential(300 * kMs);
+    w.restarts = {
+        models::RestartConfig{500 * kMs, 0, models::RestartMode::kWaitForClients, 100 * kMs, 200 * kMs},
+        models::RestartConfig{1200 * kMs, 1, models::RestartMode::kDisconnect, 50 * kMs, 0}};
+    w.timeseries_interval = 5 * kMs;
+  }
+  models::World world(w, 5, 0);
+  const models::RunResult r = world.run(100 * kMs, 2 * sim::kSecond);
+  INFO(kind << ": opened " << r.connections_opened << ", closed " << r.connections_closed << ", open at end "
+            << r.connections_open_at_end << ", timeouts " << r.query_wait_timeouts);
+  CHECK(r.connections_opened > 3u * static_cast<unsigned>(g.count));
+  if (kind == "wait_timeouts") CHECK(r.query_wait_timeouts > 0);
+  if (kind == "restarts") {
+    // Both restarts really happened: each process was seen empty after its restart began, and serving again
+    // later.
+    for (int p = 0; p < 2; ++p) {
+      const double at = p == 0 ? 0.5 : 1.2;
+      double emptied = -1, back = -1;
+      for (const auto& row : r.timeseries) {
+        if (row.process != p || row.time_s < at) continue;
+        if (emptied < 0 && row.connections == 0) emptied = row.time_s;
+        if (emptied >= 0 && back < 0 && row.connections > 0) back = row.time_s;
+      }
+      INFO("process " << p << " empty at " << emptied << " s, serving again at " << back << " s");
+      CHECK(emptied > 0);
+      CHECK(back > emptied);
+    }
+  }
+  CHECK(r.connections_opened == r.connections_closed + r.connections_open_at_end);
+}
+
+TEST_CASE("Little's law on every process", "[world][little]") {
+  // For each process, the time-average number of its clients inside a transaction L, its throughput X and its
+  // clients' mean transaction latency W (all from the end of the warm-up) obey L = X W; only transactions
+  // that straddle the window's ends break it, so within 2% over a 10 s window of millisecond transactions.
+  WorldConfig w = busy_world();
+  w.pooler.processes = 3;
+  const bool open = GENERATE(false, true);
+  if (open) make_open_loop(w.clients[0], 60, 2500);
+  models::World world(w, 11, 0);
+  const models::RunResult r = world.run(200 * kMs, 10 * sim::kSecond);
+  for (const auto& p : r.processes) {
+    const double xw = p.throughput_tps * p.latency_mean_ms / 1000;
+    INFO((open ? "open" : "closed") << " loop, process " << p.index << ": L = " << p.in_transaction_mean
+                                    << ", X W = " << xw << " (X " << p.throughput_tps << "/s)");
+    REQUIRE(p.transactions > 1000);
+    CHECK_THAT(p.in_transaction_mean, WithinRel(xw, 0.02));
+  }
+}
+
+// ===========================================================================================================
+// Kernel and pooler behaviours
+// ===========================================================================================================
+
+namespace {
+
+// Per-transaction connections from 40 zero-think clients against two processes whose login costs 200 us: the
+// pooler is saturated with logins, so its accept queues are never empty. Process 0 restarts at 300 ms.
+WorldConfig churn_restart_world(bool migrate) {
+  WorldConfig w = minimal_world(2);
+  w.hosts[0].cores = 2;
+  w.pooler.cpu.login = Distribution::exponential(200 * kUs);
+  w.pooler.cpu.query = Distribution::constant(10 * kUs);
+  w.kernel.listen_backlog = 128;
+  w.kernel.tcp_migrate_req = migrate;
+  auto& g = w.clients[0];
+  g.count = 40;
+  g.connection = models::ConnectionMode::kPerTransaction;
+  g.server_cpu = Distribution::exponential(100 * kUs);
+  g.reconnect_delay = Distribution::constant(1 * kMs);
+  w.restarts = {
+      models::RestartConfig{300 * kMs, 0, models::RestartMode::kWaitForClients, 100 * kMs, 1 * sim::kSecond}};
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("Kernel: a closing listener's accept queue is reset, or migrated with tcp_migrate_req",
+          "[world][kernel]") {
+  // Without tcp_migrate_req, the connections waiting in the restarting process's accept queue are reset when
+  // its listener closes: accept_queue_resets > 0 and nothing migrated. With it, each moves to a live listener
+  // of the group: migrated > 0 and no reset.
+  const models::RunResult reset =
+      models::World(churn_restart_world(false), 3, 0).run(100 * kMs, 1 * sim::kSecond);
+  const models::RunResult migrate =
+      models::World(churn_restart_world(true), 3, 0).run(100 * kMs, 1 * sim::kSecond);
+  INFO("without: resets " << reset.accept_queue_resets << ", migrated " << reset.migrated << "; with: resets "
+                          << migrate.accept_queue_resets << ", migrated " << migrate.migrated);
+  CHECK(reset.accept_queue_resets > 0);
+  CHECK(reset.migrated == 0);
+  CHECK(migrate.accept_queue_resets == 0);
+  CHECK(migrate.migrated > 0);
+}
+
+TEST_CASE("Kernel: a full listen backlog drops SYNs", "[world][kernel]") {
+  // 50 persistent clients connect at t = 0 to one process whose logins cost 100 us each. With listen_backlog
+  // 1, all but the first SYN find the accept queue full and are dropped (to be retransmitted after 1 s):
+  // syn_drops > 0. With the default backlog of 128 the same burst fits: no drop, all 50 logged in.
+  WorldConfig w = minimal_world(1);
+  w.pooler.cpu.login = Distribution::constant(100 * kUs);
+  w.clients[0].count = 50;
+  w.clients[0].think_time = Distribution::constant(10 * kMs);
+  w.kernel.listen_backlog = 1;
+  const models::RunResult small = models::World(w, 1, 0).run(0, 100 * kMs);
+  w.kernel.listen_backlog = 128;
+  const models::RunResult large = models::World(w, 1, 0).run(0, 100 * kMs);
+  INFO("backlog 1: drops " << small.syn_drops << ", logins " << small.processes[0].logins
+                           << "; backlog 128: drops " << large.syn_drops << ", logins "
+                           << large.processes[0].logins);
+  CHECK(small.syn_drops > 0);
+  CHECK(small.processes[0].logins < 50);
+  CHECK(large.syn_drops == 0);
+  CHECK(large.processes[0].logins == 50);
+}
+
+TEST_CASE("Pooler: max_client_conn turns away clients beyond it", "[world][pooler]") {
+  // One process with max_client_conn 10 and 20 persistent clients: 10 log in, the others get the error
+  // (and retry every 50 ms): max_client_conn_errors > 0 and never more than 10 connected. With 20 allowed,
+  // none.
+  WorldConfig w = minimal_world(1);
+  w.pooler.cpu.login = Distribution::constant(50 * kUs);
+  w.pooler.max_client_conn = 10;
+  w.clients[0].count = 20;
+  w.clients[0].think_time = Distribution::constant(5 * kMs);
+  w.clients[0].reconnect_delay = Distribution::constant(50 * kMs);
+  const models::RunResult capped = models::World(w, 1, 0).run(0, 1 * sim::kSecond);
+  w.pooler.max_client_conn = 20;
+  const models::RunResult open = models::World(w, 1, 0).run(0, 1 * sim::kSecond);
+  INFO("errors " << capped.max_client_conn_errors << ", max connected "
+                 << capped.processes[0].connections_max);
+  CHECK(capped.max_client_conn_errors > 0);
+  CHECK(capped.processes[0].connections_max == 10);
+  CHECK(open.max_client_conn_errors == 0);
+  CHECK(open.processes[0].connections_max == 20);
+}
+
+TEST_CASE("Pooler: query_wait_timeout errors with a tiny pool and long server waits", "[world][pooler]") {
+  // One server connection, 10 clients whose queries hold it 100 ms each: a client queued behind two others
+  // waits at least 200 ms, past query_wait_timeout = 150 ms, and is sent away with an error. With the timeout
+  // off (0), clients wait as long as it takes: no error.
+  WorldConfig w = minimal_world(1);
+  w.pooler.default_pool_size = 1;
+  w.pooler.query_wait_timeout = 150 * kMs;
+  w.clients[0].count = 10;
+  w.clients[0].server_wait = Distribution::constant(100 * kMs);
+  w.clients[0].reconnect_delay = Distribution::constant(10 * kMs);
+  const models::RunResult timed = models::World(w, 1, 0).run(0, 2 * sim::kSecond);
+  w.pooler.query_wait_timeout = 0;
+  const models::RunResult patient = models::World(w, 1, 0).run(0, 2 * sim::kSecond);
+  INFO("timeouts " << timed.query_wait_timeouts << " with 150 ms, " << patient.query_wait_timeouts
+                   << " with none");
+  CHECK(timed.query_wait_timeouts > 0);
+  CHECK(patient.query_wait_timeouts == 0);
+  CHECK(patient.processes[0].servers_max == 1);
+}
+
+TEST_CASE("Pooler: max_db_connections caps server connections per process", "[world][pooler]") {
+  // Two processes, pool size 10, 40 clients whose queries hold a server 10 ms: each process wants all 10
+  // servers. max_db_connections = 3 caps each at 3 (6 backends in all); without it each reaches 10.
+  WorldConfig w = minimal_world(2);
+  w.pooler.default_pool_size = 10;
+  w.pooler.max_db_connections = 3;
+  w.clients[0].count = 40;
+  w.clients[0].server_wait = Distribution::constant(10 * kMs);
+  const models::RunResult capped = models::World(w, 1, 0).run(0, 500 * kMs);
+  w.pooler.max_db_connections = 0;
+  const models::RunResult free = models::World(w, 1, 0).run(0, 500 * kMs);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(capped.processes[i].servers_max == 3);
+    CHECK(free.processes[i].servers_max == 10);
+  }
+  CHECK(capped.backends_max == 6);
+  CHECK(free.backends_max == 20);
+}
+
+TEST_CASE("Pooler: N processes hold up to N x pool_size server connections", "[world][pooler]") {
+  // Each process has its own pool: 4 processes with default_pool_size 5 under 80 clients that each hold a
+  // server 20 ms open 5 servers each, 20 backends in all: what a planner who sized the pool for one process
+  // would not expect from Postgres.
+  WorldConfig w = minimal_world(4);
+  w.pooler.default_pool_size = 5;
+  w.clients[0].count = 80;
+  w.clients[0].server_wait = Distribution::constant(20 * kMs);
+  const models::RunResult r = models::World(w, 1, 0).run(0, 500 * kMs);
+  double total = 0;
+  for (const auto& p : r.processes) {
+    CHECK(p.servers_max == 5);
+    total += p.servers_max;
+  }
+  CHECK(total == 4 * 5);
+  CHECK(r.backends_max == 4 * 5);
+}
