@@ -1,6 +1,7 @@
 // Client side: startup packet, authentication against auth_file, then relaying queries to pooled servers.
 #include "pooler/client_conn.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -157,7 +158,13 @@ void ClientConn::handle_startup() {
     if (user.empty()) return fail("28000", "no PostgreSQL user name specified in startup packet");
     std::string database = params.get("database");
     if (database.empty()) database = user;
-    for (const auto& [k, v] : params.items) wanted_.set(k, v);  // others (e.g. options) are ignored
+    for (const auto& [k, v] : params.items) {
+      if (k == "user" || k == "database" || wanted_.set(k, v)) continue;
+      const auto& ignored = worker_.config().ignore_startup_parameters;
+      if (std::find(ignored.begin(), ignored.end(), k) != ignored.end()) continue;
+      // A pooled server cannot honour e.g. "options" or "replication" for this client only: refuse, as PgBouncer does.
+      return fail("08P01", "unsupported startup parameter: " + k);
+    }
     begin_login(user, database);
   }
 }

@@ -118,6 +118,7 @@ void apply_key(Config& c, const Where& w, const std::string& key, const std::str
   } else if (key == "auth_file") c.auth_file = v;
   else if (key == "admin_users") c.admin_users = split_list(v);
   else if (key == "stats_users") c.stats_users = split_list(v);
+  else if (key == "ignore_startup_parameters") c.ignore_startup_parameters = split_list(v);
   else if (key == "pool_mode") {
     if (v == "session") c.pool_mode = PoolMode::session;
     else if (v == "transaction") c.pool_mode = PoolMode::transaction;
@@ -168,7 +169,8 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"listen_addr", "127.0.0.1", false},     {"listen_port", "6432", false},
       {"unix_socket_dir", "/tmp", false},      {"auth_type", "md5", true},
       {"auth_file", "", true},                 {"admin_users", "", true},
-      {"stats_users", "", true},               {"pool_mode", "session", true},
+      {"stats_users", "", true},               {"ignore_startup_parameters", "", true},
+      {"pool_mode", "session", true},
       {"default_pool_size", "20", true},       {"min_pool_size", "0", true},
       {"reserve_pool_size", "0", true},        {"reserve_pool_timeout", "5", true},
       {"max_client_conn", "100", true},        {"max_db_connections", "0", true},

@@ -43,6 +43,7 @@ struct Config {
   std::string auth_file;
   std::vector<std::string> admin_users;
   std::vector<std::string> stats_users;
+  std::vector<std::string> ignore_startup_parameters;  // accepted from clients and dropped
   PoolMode pool_mode = PoolMode::session;
   int default_pool_size = 20;
   int min_pool_size = 0;

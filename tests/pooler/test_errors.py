@@ -117,3 +117,11 @@ def test_client_idle_timeout(make_rpool):
         with c.cursor() as cur:
             cur.execute("SELECT 1")
     assert "client_idle_timeout" in rp.log_text()
+
+
+def test_unsupported_startup_parameter(make_rpool):
+    rp = make_rpool(workers=1)
+    assert "unsupported startup parameter: options" in login_error(rp, options="-csearch_path=x")
+    rp2 = make_rpool(workers=1, settings={"ignore_startup_parameters": "options, extra_float_digits"})
+    c = rp2.connect(options="-csearch_path=x")
+    c.close()
