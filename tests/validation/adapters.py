@@ -126,16 +126,20 @@ class PgBouncerAdapter(Adapter):
                 for i in range(self.workers)]
 
     def _kill_leftovers(self):
-        # runuser forwards SIGTERM, but a pgbouncer left behind (runuser killed first) is stopped by its pidfile.
-        for pid in getattr(self, "_last_pids", []):
+        # runuser forwards SIGTERM, but a pgbouncer left behind (runuser killed first) is stopped by its pid, only
+        # after checking the pid is still that pgbouncer (pids wrap quickly on a busy machine).
+        for pid, marker in getattr(self, "_last_pids", []):
             try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if marker.encode() not in f.read():
+                        continue
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
 
     def stop(self):
         if self.pooler is not None:
-            self._last_pids = self.worker_pids()
+            self._last_pids = [(pid, self.pooler.dir) for pid in self.worker_pids()]
         super().stop()
 
 
