@@ -70,10 +70,12 @@ std::vector<std::pair<int, std::unique_ptr<WorkerSlot>>> read_slots(Worker& work
 
 std::string show_workers(Worker& worker) {
   ResultSet rs({{"worker", true}, {"pid", true}, {"cpu", true}, {"clients", true}, {"servers", true},
-                {"waiting", true}, {"transactions", true}, {"queries", true}, {"logins", true}, {"started", false}});
+                {"waiting", true}, {"transactions", true}, {"queries", true}, {"logins", true}, {"accepted", true},
+                {"cpu_user_us", true}, {"cpu_sys_us", true}, {"started", false}});
   for (auto& [i, s] : read_slots(worker)) {
     rs.row({num(i), num(s->pid), num(s->cpu), num(s->clients), num(s->servers), num(s->waiting), unum(s->xact_count),
-            unum(s->query_count), unum(s->client_logins), time_text(s->started)});
+            unum(s->query_count), unum(s->client_logins), unum(s->accepted), unum(s->cpu_user_us),
+            unum(s->cpu_sys_us), time_text(s->started)});
   }
   return rs.finish("SHOW");
 }

@@ -1,5 +1,6 @@
 // The worker's periodic duties: timeouts, pool maintenance, shutdown progress and publishing figures.
 #include <sched.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -119,6 +120,11 @@ void Worker::publish_stats() {
   slot.xact_count = xacts;
   slot.query_count = queries;
   slot.client_logins = logins;
+  slot.accepted = accepted_;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  slot.cpu_user_us = static_cast<uint64_t>(ru.ru_utime.tv_sec) * 1000000 + static_cast<uint64_t>(ru.ru_utime.tv_usec);
+  slot.cpu_sys_us = static_cast<uint64_t>(ru.ru_stime.tv_sec) * 1000000 + static_cast<uint64_t>(ru.ru_stime.tv_usec);
   int nc = 0;
   for (ClientConn* c : clients_) {
     if (nc >= kMaxConnRows) break;

@@ -48,6 +48,8 @@ struct WorkerSlot {
   int64_t started;  // unix seconds
   int32_t clients, servers, waiting;
   uint64_t xact_count, query_count, client_logins, restarts;
+  uint64_t accepted;               // connections accepted since the worker started
+  uint64_t cpu_user_us, cpu_sys_us;  // getrusage of the worker process
   int32_t n_pools;
   int32_t n_conns;
   PoolRow pools[kMaxPoolRows];

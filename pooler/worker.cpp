@@ -144,6 +144,7 @@ void Worker::on_accept(int listen_fd, bool is_unix) {
       return;
     }
     if (!is_unix) set_nodelay(fd);
+    ++accepted_;
     auto* client = new ClientConn(*this, fd, is_unix);
     clients_.insert(client);
   }

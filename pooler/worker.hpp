@@ -95,7 +95,7 @@ class Worker {
   bool shutting_down_ = false;
   int64_t shutdown_deadline_us_ = 0;
   int64_t started_unix_ = 0;
-  uint64_t client_logins_ = 0;
+  uint64_t accepted_ = 0;
 };
 
 // The abstract unix socket of worker i, used to forward cancel requests between workers.

@@ -27,6 +27,7 @@ def test_show_workers_pools_stats_cover_all_workers(busy_rpool):
     workers = rp.admin("SHOW WORKERS")
     assert [w["worker"] for w in workers] == [0, 1]
     assert all(w["pid"] > 0 for w in workers)
+    assert all(w["accepted"] >= w["clients"] and w["cpu_user_us"] + w["cpu_sys_us"] > 0 for w in workers)
     # 12 clients plus the admin connection itself
     assert sum(w["clients"] for w in workers) == 13
     pools = rp.admin("SHOW POOLS")
