@@ -158,6 +158,19 @@ std::string show_databases(Worker& worker) {
   return rs.finish("SHOW");
 }
 
+std::string show_state(Worker& worker) {
+  ResultSet rs({{"key", false}, {"value", false}});
+  SharedBlock* block = worker.shared();
+  int64_t resets = block->rolling_restart_resets.load();
+  rs.row({"active", worker.shutting_down() ? "no" : "yes"});
+  rs.row({"paused", "no"});
+  rs.row({"suspended", "no"});
+  rs.row({"workers", num(block->n_workers)});
+  rs.row({"rolling_restarts", unum(block->rolling_restarts.load())});
+  rs.row({"last_rolling_restart_resets", resets >= 0 ? num(resets) : ""});
+  return rs.finish("SHOW");
+}
+
 std::string show_version() {
   ResultSet rs({{"version", false}});
   rs.row({kVersion});
@@ -199,6 +212,7 @@ std::string admin_query(Worker& worker, ClientConn& client, const std::string& s
   else if (cmd == "SHOW CONFIG") reply = show_config(worker);
   else if (cmd == "SHOW DATABASES") reply = show_databases(worker);
   else if (cmd == "SHOW VERSION") reply = show_version();
+  else if (cmd == "SHOW STATE") reply = show_state(worker);
   else if (cmd == "RELOAD" || cmd == "SHUTDOWN" || cmd == "SHUTDOWN WAIT_FOR_CLIENTS") {
     if (!is_admin) {
       reply = pg::error_response("ERROR", "42501", "admin access needed");

@@ -459,7 +459,10 @@ void ClientConn::fail(const char* sqlstate, const std::string& message) {
 
 void ClientConn::close(const char* reason) {
   if (state_ == State::closed) return;
-  bool normal = std::strcmp(reason, "client sent Terminate") == 0 || std::strcmp(reason, "cancel request handled") == 0;
+  // Orderly goodbyes and bare probes (a health check that connects and leaves) are not news.
+  bool normal = std::strcmp(reason, "client sent Terminate") == 0 || std::strcmp(reason, "cancel request handled") == 0 ||
+                std::strcmp(reason, "admin client sent Terminate") == 0 ||
+                (state_ == State::startup && user_.empty() && std::strcmp(reason, "client closed the connection") == 0);
   if (normal) log_debug("closing client %s@%s: %s", user_.c_str(), database_.c_str(), reason);
   else log_info("closing client %s@%s: %s", user_.c_str(), database_.c_str(), reason);
   if (waiting_ && pool_) pool_->forget_waiting(this);

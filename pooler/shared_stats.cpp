@@ -16,6 +16,7 @@ SharedBlock* shared_block_create(int n_workers) {
   if (p == MAP_FAILED) die("mmap of the shared stats block failed: %s", strerror(errno));
   auto* block = static_cast<SharedBlock*>(p);  // zero-filled by the kernel
   block->n_workers = n_workers;
+  block->rolling_restart_resets.store(-1);
   return block;
 }
 

@@ -58,7 +58,8 @@ struct WorkerSlot {
 
 struct SharedBlock {
   int32_t n_workers;
-  std::atomic<uint64_t> rolling_restart_resets;
+  std::atomic<int64_t> rolling_restart_resets;  // -1: none yet or the kernel counter is missing
+  std::atomic<uint64_t> rolling_restarts;
   WorkerSlot workers[kMaxWorkers];
 };
 

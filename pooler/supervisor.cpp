@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -208,7 +209,13 @@ void Supervisor::rolling_restart() {
   }
   long after = migrate_failures();
   long resets = (before >= 0 && after >= before) ? after - before : -1;
-  shared_->rolling_restart_resets.store(resets < 0 ? 0 : static_cast<uint64_t>(resets));
+  shared_->rolling_restart_resets.store(resets);
+  shared_->rolling_restarts.fetch_add(1);
+  if (!config_.pidfile.empty()) {
+    // `rpool --rolling-restart` waits for this file to report the outcome.
+    std::ofstream status(config_.pidfile + ".restart");
+    status << "resets=" << resets << "\n";
+  }
   if (resets >= 0) log_info("rolling restart done: %ld connections reset by the kernel during it", resets);
   else log_info("rolling restart done (the kernel's TCPMigrateReqFailure counter is not available)");
 }
@@ -262,7 +269,10 @@ int Supervisor::run() {
             rmdir(dir.c_str());
           }
         }
-        if (!config_.pidfile.empty()) unlink(config_.pidfile.c_str());
+        if (!config_.pidfile.empty()) {
+          unlink(config_.pidfile.c_str());
+          unlink((config_.pidfile + ".restart").c_str());
+        }
         log_info("supervisor exits");
         return 0;
       default: break;
@@ -293,11 +303,28 @@ int signal_supervisor(const Config& config, int signo) {
     log_error("cannot read a pid from %s", config.pidfile.c_str());
     return 1;
   }
+  std::string status_path = config.pidfile + ".restart";
+  if (signo == SIGUSR2) unlink(status_path.c_str());
   if (kill(static_cast<pid_t>(pid), signo) != 0) {
     log_error("kill(%ld) failed: %s", pid, strerror(errno));
     return 1;
   }
-  return 0;
+  if (signo != SIGUSR2) return 0;
+  // Wait for the supervisor to finish replacing every worker, then report what the kernel reset meanwhile.
+  double limit = config.workers * (config.shutdown_timeout + 15);
+  for (double waited = 0; waited < limit; waited += 0.1) {
+    std::ifstream status(status_path);
+    std::string line;
+    if (status && std::getline(status, line) && line.rfind("resets=", 0) == 0) {
+      long resets = std::stol(line.substr(7));
+      if (resets >= 0) std::printf("rpool: rolling restart done: %ld connections reset during it\n", resets);
+      else std::printf("rpool: rolling restart done (the kernel does not count reset connections here)\n");
+      return 0;
+    }
+    usleep(100000);
+  }
+  log_error("rolling restart did not report back within %.0f s", limit);
+  return 1;
 }
 
 }  // namespace rpool
