@@ -22,7 +22,9 @@ World::World(const WorldConfig& config, std::uint64_t seed, std::uint64_t replic
       seed_(seed),
       replication_(replication),
       kernel_rng_(seed, replication, "kernel"),
-      postgres_rng_(seed, replication, "postgres") {
+      service_rng_(seed, replication, "kernel.service"),
+      startup_rng_(seed, replication, "postgres.backend_startup"),
+      reset_rng_(seed, replication, "postgres.reset_query") {
   RPSIM_ASSERT(!config.hosts.empty(), "a world needs hosts");
   for (const HostConfig& h : config.hosts) cpus_.push_back(std::make_unique<Cpu>(sim_, h));
   pooler_host_ = host_index(config, config.pooler.host);
@@ -53,7 +55,8 @@ World::World(const WorldConfig& config, std::uint64_t seed, std::uint64_t replic
     if (!config.pooler.pinning.empty()) p.cpus = config.pooler.pinning[static_cast<std::size_t>(i % per_pod)];
     p.incoming_cpu = p.cpus.empty() ? -1 : p.cpus.front();
     p.loop = std::make_unique<EventLoop>(sim_, *cpus_[pooler_host_], *this, p.cpus);
-    p.rng = sim::RandomStream(seed, replication, "pooler." + std::to_string(i));
+    p.login_rng = sim::RandomStream(seed, replication, "pooler." + std::to_string(i) + ".login");
+    p.server_login_rng = sim::RandomStream(seed, replication, "pooler." + std::to_string(i) + ".server_login");
     p.pools.resize(pool_keys_.size());
     for (std::size_t k = 0; k < pool_keys_.size(); ++k) {
       p.pools[k].database = static_cast<int>(
@@ -67,7 +70,7 @@ World::World(const WorldConfig& config, std::uint64_t seed, std::uint64_t replic
   std::vector<int> persistent_order;
   for (std::size_t g = 0; g < config.clients.size(); ++g) {
     const ClientGroupConfig& gc = config.clients[g];
-    ClientGroupState st{gc, sim::RandomStream(seed, replication, "clients." + std::to_string(g) + "." + gc.name),
+    ClientGroupState st{gc, GroupStreams(seed, replication, "clients." + std::to_string(g) + "." + gc.name),
                         config.pooler.cpu.query.scaled(gc.weight), config.pooler.cpu.result.scaled(gc.weight),
                         gc.server_cpu.scaled(gc.weight)};
     groups_cfg_.push_back(std::move(st));
@@ -139,7 +142,7 @@ RunResult World::run(sim::Time warmup, sim::Time duration) {
   // Clients start spread uniformly over their group's start window, in a random order per group.
   for (std::size_t c = 0; c < clients_.size(); ++c) {
     ClientGroupState& g = groups_cfg_[clients_[c].group];
-    const sim::Time at = g.config.start > 0 ? static_cast<sim::Time>(g.rng.uniform() * g.config.start) : 0;
+    const sim::Time at = g.config.start > 0 ? static_cast<sim::Time>(g.rng.start.uniform() * g.config.start) : 0;
     clients_[c].timer = sim_.schedule_at(at, this, kClientStart, client_ref(static_cast<int>(c)));
   }
   for (Process& p : processes_) {
@@ -177,7 +180,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
     case kStartupArrive:
       if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kAcceptQueue) {
         processes_[clients_[c].process].loop->post(kWorkLogin, arg,
-                                                   config_.pooler.cpu.login.sample(processes_[clients_[c].process].rng) + softirq());
+                                                   config_.pooler.cpu.login.sample(processes_[clients_[c].process].login_rng) + softirq());
       }
       break;
     case kSynRetry:
@@ -189,7 +192,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
     case kQueryArrive:
       if (int c = live_client(arg); c >= 0) {
         Process& p = processes_[clients_[c].process];
-        p.loop->post(kWorkQuery, arg, groups_cfg_[clients_[c].group].query_cost.sample(p.rng) + softirq());
+        p.loop->post(kWorkQuery, arg, groups_cfg_[clients_[c].group].query_cost.sample(groups_cfg_[clients_[c].group].rng.query) + softirq());
       }
       break;
     case kBackendQueryArrive:
@@ -203,7 +206,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
         Server& sv = servers_[s];
         Process& p = processes_[sv.process];
         const int group = sv.client >= 0 ? clients_[sv.client].group : 0;
-        p.loop->post(kWorkResult, arg, groups_cfg_[group].result_cost.sample(p.rng) + softirq());
+        p.loop->post(kWorkResult, arg, groups_cfg_[group].result_cost.sample(groups_cfg_[group].rng.result) + softirq());
       }
       break;
     case kClientResultArrive:
@@ -230,7 +233,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
     case kServerReadyArrive:
       if (int s = live_server(arg); s >= 0) {
         Process& p = processes_[servers_[s].process];
-        p.loop->post(kWorkServerLogin, arg, config_.pooler.cpu.server_login.sample(p.rng) + softirq());
+        p.loop->post(kWorkServerLogin, arg, config_.pooler.cpu.server_login.sample(p.server_login_rng) + softirq());
       }
       break;
     case kServerRefusedArrive:
@@ -259,7 +262,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
       for (std::size_t c = 0; c < clients_.size(); ++c) {
         if (clients_[c].process == p && clients_[c].state == ClientState::kReady) {
           client_disconnect(static_cast<int>(c));
-          schedule_reconnect(static_cast<int>(c), groups_cfg_[clients_[c].group].config.reconnect_delay.sample(groups_cfg_[clients_[c].group].rng));
+          schedule_reconnect(static_cast<int>(c), groups_cfg_[clients_[c].group].config.reconnect_delay.sample(groups_cfg_[clients_[c].group].rng.reconnect));
         }
       }
       processes_[p].disconnect_clients = true;

@@ -119,7 +119,9 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     bool disconnect_clients = false;  // restarting: clients are sent away at their next transaction boundary
     bool exited = false;              // between exit and the replacement's listen()
     int restart = -1;                 // the restart in progress
-    sim::RandomStream rng;
+    // One stream per cost, so a change to one distribution never shifts another's draws.
+    sim::RandomStream login_rng;
+    sim::RandomStream server_login_rng;
     // statistics
     sim::TimeWeighted connections;
     sim::TimeWeighted servers;
@@ -131,9 +133,25 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     std::uint64_t series_transactions = 0;
     double series_busy_start = 0;
   };
+  // A group's random streams: one per distribution of its config, named "clients.<g>.<name>.<what>", so that
+  // changing one distribution (or the number of draws it makes) leaves every other sequence as it was.
+  struct GroupStreams {
+    GroupStreams(std::uint64_t seed, std::uint64_t replication, const std::string& prefix)
+        : start(seed, replication, prefix + ".start"),
+          arrivals(seed, replication, prefix + ".arrivals"),
+          think(seed, replication, prefix + ".think"),
+          lifetime(seed, replication, prefix + ".lifetime"),
+          reconnect(seed, replication, prefix + ".reconnect"),
+          query(seed, replication, prefix + ".pooler_query"),
+          result(seed, replication, prefix + ".pooler_result"),
+          server_cpu(seed, replication, prefix + ".server_cpu"),
+          server_wait(seed, replication, prefix + ".server_wait"),
+          client_cpu(seed, replication, prefix + ".client_cpu") {}
+    sim::RandomStream start, arrivals, think, lifetime, reconnect, query, result, server_cpu, server_wait, client_cpu;
+  };
   struct ClientGroupState {
     ClientGroupConfig config;
-    sim::RandomStream rng;
+    GroupStreams rng;
     Distribution query_cost, result_cost;  // pooler CPU per message, scaled by the group's weight
     Distribution server_cpu;
   };
@@ -242,8 +260,10 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   std::vector<sim::RandomStream> port_rngs_;
   std::vector<std::pair<std::string, std::string>> pool_keys_;  // (database, user) per pool index
   std::vector<std::string> databases_;
-  sim::RandomStream kernel_rng_;
-  sim::RandomStream postgres_rng_;
+  sim::RandomStream kernel_rng_;   // the hash secrets, drawn once per replication
+  sim::RandomStream service_rng_;  // the Service's random choice of pod
+  sim::RandomStream startup_rng_;  // Postgres backend start-up
+  sim::RandomStream reset_rng_;    // server_reset_query
   std::uint32_t hash_secret_ = 0;
   std::uint32_t rss_secret_ = 0;
   int service_next_ = 0;

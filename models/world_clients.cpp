@@ -14,7 +14,7 @@ void World::client_start(int c) {
   Client& cl = clients_[c];
   const ClientGroupConfig& g = groups_cfg_[cl.group].config;
   if (g.mode == LoopMode::kOpen && cl.next_arrival == 0) {
-    cl.next_arrival = sim_.now() + static_cast<sim::Time>(groups_cfg_[cl.group].rng.exponential(1e9 / g.rate));
+    cl.next_arrival = sim_.now() + static_cast<sim::Time>(groups_cfg_[cl.group].rng.arrivals.exponential(1e9 / g.rate));
   }
   // Per-transaction connections open only when a transaction needs one.
   if (g.connection == ConnectionMode::kPerTransaction && !cl.txn_pending) {
@@ -36,13 +36,13 @@ void World::client_connected(int c) {
   const ClientGroupState& g = groups_cfg_[cl.group];
   cl.state = ClientState::kReady;
   if (g.config.connection == ConnectionMode::kPersistent && g.config.lifetime) {
-    cl.lifetime_end = sim_.now() + g.config.lifetime->sample(groups_cfg_[cl.group].rng);
+    cl.lifetime_end = sim_.now() + g.config.lifetime->sample(groups_cfg_[cl.group].rng.lifetime);
   } else {
     cl.lifetime_end = sim::kTimeMax;
   }
   if (processes_[cl.process].disconnect_clients) {
     client_disconnect(c);  // its process is restarting: go elsewhere
-    schedule_reconnect(c, g.config.reconnect_delay.sample(groups_cfg_[cl.group].rng));
+    schedule_reconnect(c, g.config.reconnect_delay.sample(groups_cfg_[cl.group].rng.reconnect));
     return;
   }
   if (cl.txn_pending) {
@@ -59,7 +59,7 @@ void World::begin_transaction(int c, sim::Time start) {
   Client& cl = clients_[c];
   ClientGroupState& g = groups_cfg_[cl.group];
   if (g.config.mode == LoopMode::kOpen && start == cl.next_arrival) {
-    cl.next_arrival += static_cast<sim::Time>(g.rng.exponential(1e9 / g.config.rate));
+    cl.next_arrival += static_cast<sim::Time>(g.rng.arrivals.exponential(1e9 / g.config.rate));
   }
   if (cl.state != ClientState::kReady) {
     // Not connected (per-transaction connections): the connection time counts in the latency, as with pgbench -C.
@@ -88,7 +88,7 @@ void World::client_result(int c) {
     send_query(c);
     return;
   }
-  client_loops_[cl.thread]->post(kWorkClientEnd, client_ref(c), groups_cfg_[cl.group].config.client_cpu.sample(groups_cfg_[cl.group].rng));
+  client_loops_[cl.thread]->post(kWorkClientEnd, client_ref(c), groups_cfg_[cl.group].config.client_cpu.sample(groups_cfg_[cl.group].rng.client_cpu));
 }
 
 void World::client_transaction_end(int c) {
@@ -115,19 +115,19 @@ void World::client_after_transaction(int c) {
     if (g.config.mode == LoopMode::kOpen) {
       schedule_open_arrival(c);
     } else {
-      cl.timer = sim_.schedule_in(g.config.think_time.sample(g.rng), this, kThinkDone, client_ref(c));
+      cl.timer = sim_.schedule_in(g.config.think_time.sample(g.rng.think), this, kThinkDone, client_ref(c));
     }
     return;
   }
   if (cl.disconnect_after_txn || now >= cl.lifetime_end || processes_[cl.process].disconnect_clients) {
     client_disconnect(c);
-    schedule_reconnect(c, g.config.reconnect_delay.sample(g.rng));
+    schedule_reconnect(c, g.config.reconnect_delay.sample(g.rng.reconnect));
     return;
   }
   if (g.config.mode == LoopMode::kOpen) {
     schedule_open_arrival(c);
   } else {
-    const sim::Time think = g.config.think_time.sample(g.rng);
+    const sim::Time think = g.config.think_time.sample(g.rng.think);
     if (think == 0) {
       begin_transaction(c, now);
     } else {
@@ -159,7 +159,7 @@ void World::client_error(int c, bool count_as_failed) {
   // After an error the client backs off at least a little: a failure that recurs at once (ports exhausted, no
   // listener) would otherwise retry forever at one instant and simulated time would never advance.
   ClientGroupState& g = groups_cfg_[cl.group];
-  schedule_reconnect(c, std::max(g.config.reconnect_delay.sample(g.rng), kErrorBackoff));
+  schedule_reconnect(c, std::max(g.config.reconnect_delay.sample(g.rng.reconnect), kErrorBackoff));
 }
 
 void World::client_disconnect(int c) {

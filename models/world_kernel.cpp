@@ -43,7 +43,7 @@ void World::kernel_connect(int c) {
     } else if (config_.pooler.service_round_robin) {
       cl.pod = service_next_++ % pods;
     } else {
-      cl.pod = static_cast<int>(kernel_rng_.below(static_cast<std::uint64_t>(pods)));
+      cl.pod = static_cast<int>(service_rng_.below(static_cast<std::uint64_t>(pods)));
     }
     const bool local = cl.host == pooler_host_;
     const std::uint32_t base = local ? kLoopback : (config_.pooler.listen_addr != 0 ? config_.pooler.listen_addr
@@ -171,7 +171,7 @@ void World::kernel_close_listener(int p) {
     ++clients_[c].gen;  // the old listener's queued login is now stale
     kernel_bind(c, *target);
     Process& tp = processes_[*target];
-    tp.loop->post(kWorkLogin, client_ref(c), config_.pooler.cpu.login.sample(tp.rng) + softirq());
+    tp.loop->post(kWorkLogin, client_ref(c), config_.pooler.cpu.login.sample(tp.login_rng) + softirq());
   }
 }
 

@@ -231,7 +231,7 @@ void World::pooler_restart(int restart_index) {
       if (clients_[c].process == r.process && clients_[c].state == ClientState::kReady) {
         const int id = static_cast<int>(c);
         client_disconnect(id);
-        schedule_reconnect(id, groups_cfg_[clients_[c].group].config.reconnect_delay.sample(groups_cfg_[clients_[c].group].rng));
+        schedule_reconnect(id, groups_cfg_[clients_[c].group].config.reconnect_delay.sample(groups_cfg_[clients_[c].group].rng.reconnect));
       }
     }
   } else {

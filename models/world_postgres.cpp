@@ -42,20 +42,20 @@ void World::postgres_connect_arrive(int s) {
   sv.has_backend = true;
   sv.state = ServerState::kLoggingIn;
   if (!sv.loop) sv.loop = std::make_unique<EventLoop>(sim_, *cpus_[db_host_], *this, std::vector<int>{});
-  sv.loop->post(kWorkBackendStart, server_ref(s), config_.postgres.backend_startup.sample(postgres_rng_));
+  sv.loop->post(kWorkBackendStart, server_ref(s), config_.postgres.backend_startup.sample(startup_rng_));
 }
 
 void World::postgres_query_arrive(int s) {
   Server& sv = servers_[s];
   RPSIM_ASSERT(sv.client >= 0, "a query reaches a backend serving a client");
   ClientGroupState& g = groups_cfg_[clients_[sv.client].group];
-  sv.loop->post(kWorkExec, server_ref(s), g.server_cpu.sample(g.rng));
+  sv.loop->post(kWorkExec, server_ref(s), g.server_cpu.sample(g.rng.server_cpu));
 }
 
 void World::postgres_exec_done(int s) {
   Server& sv = servers_[s];
   ClientGroupState& g = groups_cfg_[clients_[sv.client].group];
-  const sim::Time wait = g.config.server_wait.sample(g.rng);
+  const sim::Time wait = g.config.server_wait.sample(g.rng.server_wait);
   if (wait > 0) {
     sim_.schedule_in(wait, this, kBackendWaitDone, server_ref(s));  // I/O, locks, pg_sleep: no CPU
   } else {
@@ -68,7 +68,7 @@ void World::postgres_respond(int s) { send(db_host_, pooler_host_, kResultArrive
 void World::postgres_reset(int s) {
   Server& sv = servers_[s];
   sv.state = ServerState::kResetting;
-  sv.loop->post(kWorkReset, server_ref(s), config_.postgres.reset_query.sample(postgres_rng_));
+  sv.loop->post(kWorkReset, server_ref(s), config_.postgres.reset_query.sample(reset_rng_));
 }
 
 void World::postgres_close_server(int s) {

@@ -532,3 +532,32 @@ TEST_CASE("Pooler: N processes hold up to N x pool_size server connections", "[w
   CHECK(total == 4 * 5);
   CHECK(r.backends_max == 4 * 5);
 }
+
+TEST_CASE("each distribution draws from its own stream", "[world][streams]") {
+  // Expected: identical results. uniform(0, 0) yields the same values as constant(0) but draws one number per
+  // sample where constant draws none; with one stream per distribution, the extra draws shift no other sequence.
+  // (With the pooler's costs sharing one stream per process, this change moved transactions from 12215 to 12229.)
+  WorldConfig base = rpsim_test::minimal_world(2);
+  base.pooler.pool_mode = models::PoolMode::kSession;
+  ClientGroupConfig& g = base.clients[0];
+  g.count = 20;
+  g.think_time = Distribution::exponential(2 * kMs);
+  g.server_cpu = Distribution::exponential(300 * kUs);
+  g.lifetime = Distribution::exponential(50 * kMs);
+  base.pooler.cpu.query = Distribution::exponential(20 * kUs);
+  base.pooler.cpu.result = Distribution::exponential(20 * kUs);
+  const auto reference = models::World(base, 5, 0).run(100 * kMs, 1000 * kMs);
+  REQUIRE(reference.transactions > 1000);
+  REQUIRE(reference.connections_opened > 100);  // lifetimes make logins, server logins and resets happen
+
+  for (int which = 0; which < 4; ++which) {
+    WorldConfig changed = base;
+    const auto zero_with_draws = Distribution::uniform(0, 0);
+    if (which == 0) changed.pooler.cpu.server_login = zero_with_draws;
+    if (which == 1) changed.pooler.cpu.login = zero_with_draws;
+    if (which == 2) changed.postgres.reset_query = zero_with_draws;
+    if (which == 3) changed.postgres.backend_startup = zero_with_draws;
+    INFO("changed distribution " << which);
+    rpsim_test::check_identical(reference, models::World(changed, 5, 0).run(100 * kMs, 1000 * kMs));
+  }
+}
