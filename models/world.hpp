@@ -241,7 +241,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   void sample_timeseries();
   RunResult collect(double wall_s);
 
-  const WorldConfig& config_;
+  const WorldConfig config_;  // owned: a world must not depend on its caller keeping the config alive
   std::uint64_t seed_;
   std::uint64_t replication_;
   sim::Simulation sim_;
