@@ -221,3 +221,15 @@ def test_analytic_balls_into_bins():
     assert np.isnan(rpsim.analytic.mm1_mean_wait(2.0, 1.0))
     with pytest.raises(ValueError):
         rpsim.analytic.mm1_mean_wait(-1.0, 1.0)
+
+
+def test_scenarios_and_results_pickle():
+    # Dask ships both between processes.
+    import pickle
+    s = rpsim.Scenario.default().set("pooler.processes", 3)
+    t = pickle.loads(pickle.dumps(s))
+    assert t == s and t.processes == 3 and t is not s
+    r = rpsim.run(s, duration="1s", warmup="0.2s")
+    r2 = pickle.loads(pickle.dumps(r))
+    assert r2.summary == r.summary and r2.processes.equals(r.processes) and r2.scenario == s.copy().set(
+        {"run.duration": "1s", "run.warmup": "0.2s"})
