@@ -163,7 +163,7 @@ std::string show_state(Worker& worker) {
   SharedBlock* block = worker.shared();
   int64_t resets = block->rolling_restart_resets.load();
   rs.row({"active", worker.shutting_down() ? "no" : "yes"});
-  rs.row({"paused", "no"});
+  rs.row({"paused", block->command_kind.load() == static_cast<int32_t>(Worker::Command::pause) ? "yes" : "no"});
   rs.row({"suspended", "no"});
   rs.row({"workers", num(block->n_workers)});
   rs.row({"rolling_restarts", unum(block->rolling_restarts.load())});
@@ -197,7 +197,52 @@ std::string normalize(const std::string& sql) {
   return out;
 }
 
+// "PAUSE mydb;" -> {PAUSE, mydb}: the verb upper-cased, the argument as written.
+std::pair<std::string, std::string> verb_and_arg(const std::string& sql) {
+  std::string cmd = normalize(sql);
+  size_t space = cmd.find(' ');
+  std::string verb = cmd.substr(0, space);
+  if (space == std::string::npos) return {verb, ""};
+  std::string raw = sql;
+  while (!raw.empty() && (std::isspace(static_cast<unsigned char>(raw.back())) || raw.back() == ';')) raw.pop_back();
+  size_t b = 0;
+  while (b < raw.size() && std::isspace(static_cast<unsigned char>(raw[b]))) ++b;
+  size_t sp = raw.find_first_of(" \t\n", b);
+  std::string arg = sp == std::string::npos ? "" : raw.substr(sp);
+  size_t ab = arg.find_first_not_of(" \t\n");
+  arg = ab == std::string::npos ? "" : arg.substr(ab);
+  return {verb, arg};
+}
+
+Worker::Command command_of(const std::string& verb) {
+  if (verb == "PAUSE") return Worker::Command::pause;
+  if (verb == "RESUME") return Worker::Command::resume;
+  if (verb == "RECONNECT") return Worker::Command::reconnect;
+  if (verb == "KILL") return Worker::Command::kill;
+  return Worker::Command::none;
+}
+
 }  // namespace
+
+void admin_begin(Worker& worker, ClientConn& client, const std::string& sql) {
+  auto [verb, arg] = verb_and_arg(sql);
+  Worker::Command kind = command_of(verb);
+  if (kind == Worker::Command::none || !worker.config().is_admin(client.user())) return;
+  if (kind == Worker::Command::kill && arg.empty()) return;  // KILL needs a database, as in PgBouncer
+  worker.broadcast_command(kind, arg);
+}
+
+bool admin_ready(Worker& worker, const std::string& sql) {
+  if (command_of(verb_and_arg(sql).first) != Worker::Command::pause) return true;
+  SharedBlock* block = worker.shared();
+  uint64_t seq = block->command_seq.load();
+  for (int i = 0; i < block->n_workers; ++i) {
+    const WorkerSlot& s = block->workers[i];
+    if (s.pid <= 0) continue;  // restarting: it applies the mailbox when it starts
+    if (s.command_seen < seq || !s.pause_done) return false;
+  }
+  return true;
+}
 
 std::string admin_query(Worker& worker, ClientConn& client, const std::string& sql) {
   std::string cmd = normalize(sql);
@@ -213,7 +258,12 @@ std::string admin_query(Worker& worker, ClientConn& client, const std::string& s
   else if (cmd == "SHOW DATABASES") reply = show_databases(worker);
   else if (cmd == "SHOW VERSION") reply = show_version();
   else if (cmd == "SHOW STATE") reply = show_state(worker);
-  else if (cmd == "RELOAD" || cmd == "SHUTDOWN" || cmd == "SHUTDOWN WAIT_FOR_CLIENTS") {
+  else if (command_of(verb_and_arg(sql).first) != Worker::Command::none) {
+    auto [verb, arg] = verb_and_arg(sql);
+    if (!is_admin) reply = pg::error_response("ERROR", "42501", "admin access needed");
+    else if (verb == "KILL" && arg.empty()) reply = error("KILL needs a database name");
+    else reply = pg::command_complete(verb);  // the work was done by admin_begin and the workers
+  } else if (cmd == "RELOAD" || cmd == "SHUTDOWN" || cmd == "SHUTDOWN WAIT_FOR_CLIENTS") {
     if (!is_admin) {
       reply = pg::error_response("ERROR", "42501", "admin access needed");
     } else if (cmd == "RELOAD") {

@@ -11,4 +11,9 @@ class ClientConn;
 // Runs one simple-protocol query string; returns the full reply ending with ReadyForQuery.
 std::string admin_query(Worker& worker, ClientConn& client, const std::string& sql);
 
+// Commands acting on every worker (PAUSE, RESUME, RECONNECT, KILL) are sent to them when the query arrives.
+void admin_begin(Worker& worker, ClientConn& client, const std::string& sql);
+// False while the reply must wait: PAUSE answers once every worker has closed the paused servers.
+bool admin_ready(Worker& worker, const std::string& sql);
+
 }  // namespace rpool

@@ -428,6 +428,7 @@ void ClientConn::handle_admin() {
       // Other workers publish on request; the answer waits for the next janitor tick to include them.
       admin_sql_ = body;
       admin_pending_ = true;
+      admin_begin(worker_, *this, admin_sql_);
       worker_.defer_admin(this);
       update_interest();
       return;

@@ -41,6 +41,7 @@ class ClientConn : public IoHandler {
   void resume_reading() { update_interest(); }
   // Answers the admin query parked by handle_admin, once the other workers have published fresh figures.
   void answer_admin();
+  const std::string& admin_sql() const { return admin_sql_; }
   bool output_backlogged() const;
   // True when results have waited for this client longer than limit_us without it reading any.
   bool write_stalled(int64_t now_us, int64_t limit_us);

@@ -3,9 +3,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
 #include <ctime>
 #include <vector>
 
+#include "pooler/admin.hpp"
 #include "pooler/client_conn.hpp"
 #include "pooler/listener.hpp"
 #include "pooler/log.hpp"
@@ -50,9 +53,19 @@ void Worker::janitor_tick() {
   if (private_fd_ < 0 && !shutting_down_) open_private_socket();
 
   if (!admin_waiting_.empty() && now - admin_asked_us_ >= 20000) {
+    publish_stats();
     std::vector<ClientConn*> ready;
-    ready.swap(admin_waiting_);
-    for (ClientConn* c : ready) c->answer_admin();
+    for (ClientConn* c : admin_waiting_)
+      if (admin_ready(*this, c->admin_sql())) ready.push_back(c);
+    for (ClientConn* c : ready) {
+      admin_waiting_.erase(std::find(admin_waiting_.begin(), admin_waiting_.end(), c));
+      c->answer_admin();
+    }
+    // A PAUSE still waiting for servers asks the other workers for fresh figures again on the next tick.
+    if (!admin_waiting_.empty()) {
+      for (int i = 0; i < shared_->n_workers; ++i)
+        if (i != index_ && shared_->workers[i].pid > 0) kill(shared_->workers[i].pid, SIGUSR1);
+    }
   }
 
   if (shutting_down_) {
@@ -121,6 +134,8 @@ void Worker::publish_stats() {
   slot.query_count = queries;
   slot.client_logins = logins;
   slot.accepted = accepted_;
+  slot.command_seen = command_seen_;
+  slot.pause_done = pause_done() ? 1 : 0;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   slot.cpu_user_us = static_cast<uint64_t>(ru.ru_utime.tv_sec) * 1000000 + static_cast<uint64_t>(ru.ru_utime.tv_usec);

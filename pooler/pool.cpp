@@ -41,6 +41,10 @@ int64_t Pool::max_wait_us(int64_t now_us) const {
 }
 
 void Pool::request_server(ClientConn* client) {
+  if (paused()) {  // held until RESUME
+    waiting_.push_back(client);
+    return;
+  }
   if (!idle_.empty()) {
     ServerConn* server = idle_.back();  // LIFO: the warmest connection, and the others can age out
     idle_.pop_back();
@@ -64,6 +68,15 @@ void Pool::server_available(ServerConn* server) {
     server->close("shutting down");
     return;
   }
+  if (paused()) {
+    server->close("PAUSE");
+    return;
+  }
+  if (server->generation() != generation_) {
+    server->close("RECONNECT");
+    launch_if_needed(EventLoop::now_us());
+    return;
+  }
   if (!waiting_.empty()) {
     ClientConn* client = waiting_.front();
     waiting_.pop_front();
@@ -80,6 +93,13 @@ void Pool::server_available(ServerConn* server) {
 void Pool::server_gone(ServerConn* server) {
   auto it = std::find(idle_.begin(), idle_.end(), server);
   if (it != idle_.end()) idle_.erase(it);
+}
+
+bool Pool::paused() const { return worker_.is_paused(database_); }
+
+void Pool::reconnect() {
+  ++generation_;
+  close_idle_servers();
 }
 
 void Pool::close_idle_servers() {
@@ -102,6 +122,7 @@ bool Pool::may_launch(bool use_reserve) const {
 }
 
 void Pool::launch_if_needed(int64_t now_us) {
+  if (paused()) return;
   const Config& cfg = worker_.config();
   bool use_reserve = !waiting_.empty() && cfg.reserve_pool_size > 0 &&
                      now_us - waiting_.front()->wait_start_us() >= static_cast<int64_t>(cfg.reserve_pool_timeout * 1e6);
@@ -148,7 +169,7 @@ void Pool::janitor(int64_t now_us) {
   }
   for (ServerConn* s : expired) s->close("server_idle_timeout or server_lifetime");
   // min_pool_size: keep warm servers when clients use this pool.
-  if (!worker_.shutting_down() && cl_active > 0) {
+  if (!worker_.shutting_down() && !paused() && cl_active > 0) {
     while (sv_total() < std::min(cfg.min_pool_size, pool_size())) {
       auto* server = new ServerConn(worker_, *this);
       worker_.server_created(server);

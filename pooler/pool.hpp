@@ -69,6 +69,10 @@ class Pool {
   // ServerConn::set_state reports every transition here, so the counts are the sizes of the state lists.
   void count_state(int state, int delta);
   void close_idle_servers();
+  // RECONNECT: idle servers close now, busy ones when released.
+  void reconnect();
+  int generation() const { return generation_; }
+  bool paused() const;
 
  private:
   void launch_if_needed(int64_t now_us);
@@ -88,7 +92,7 @@ class Pool {
   bool params_known_ = false;
   std::vector<std::pair<std::string, std::string>> params_;
   PoolCounters counters_;
-  int64_t last_failed_login_us_ = 0;
+  int generation_ = 0;
 };
 
 }  // namespace rpool

@@ -21,7 +21,7 @@ constexpr size_t kBackpressureBytes = 512 * 1024;
 }
 
 ServerConn::ServerConn(Worker& worker, Pool& pool)
-    : worker_(worker), pool_(pool), stream_(-1), created_us_(EventLoop::now_us()),
+    : worker_(worker), pool_(pool), stream_(-1), created_us_(EventLoop::now_us()), generation_(pool.generation()),
       connect_time_unix_(static_cast<int64_t>(time(nullptr))) {
   pool_.count_state(static_cast<int>(state_), +1);
 }

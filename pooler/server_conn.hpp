@@ -47,6 +47,7 @@ class ServerConn : public IoHandler {
     return pending_ready_ == 0 && tx_status_ == 'I' && tail_synced_ && state_ != State::closed;
   }
   Pool& pool() { return pool_; }
+  int generation() const { return generation_; }
   ClientConn* client() const { return client_; }
   uint32_t backend_pid() const { return backend_pid_; }
   uint32_t backend_key() const { return backend_key_; }
@@ -91,6 +92,7 @@ class ServerConn : public IoHandler {
   int drop_ready_ = 0;       // ReadyForQuery messages of rpool's own SET, swallowed with their results
   std::unique_ptr<auth::ScramClient> scram_;
   int64_t created_us_;
+  int generation_;  // the pool's RECONNECT generation at creation
   int64_t connect_time_unix_;
   int64_t idle_since_us_ = 0;
   int64_t linked_at_us_ = 0;

@@ -50,6 +50,8 @@ struct WorkerSlot {
   uint64_t xact_count, query_count, client_logins, restarts;
   uint64_t accepted;               // connections accepted since the worker started
   uint64_t cpu_user_us, cpu_sys_us;  // getrusage of the worker process
+  uint64_t command_seen;  // the last mailbox command applied
+  int32_t pause_done;     // paused and no server connection left
   int32_t n_pools;
   int32_t n_conns;
   PoolRow pools[kMaxPoolRows];
@@ -60,6 +62,11 @@ struct SharedBlock {
   int32_t n_workers;
   std::atomic<int64_t> rolling_restart_resets;  // -1: none yet or the kernel counter is missing
   std::atomic<uint64_t> rolling_restarts;
+  // The admin command mailbox (PAUSE, RESUME, RECONNECT, KILL): written by the worker that got the command,
+  // applied by every worker when signalled (SIGUSR1) or when it starts. The last command wins.
+  std::atomic<uint64_t> command_seq;
+  std::atomic<int32_t> command_kind;
+  char command_db[64];
   WorkerSlot workers[kMaxWorkers];
 };
 

@@ -114,6 +114,7 @@ int Worker::run(int ready_fd) {
     }
   }
 
+  check_command();  // a worker started during a PAUSE is paused too
   char ready = 'R';
   if (write(ready_fd, &ready, 1) != 1) log_warn("write() to the supervisor's ready pipe failed: %s", strerror(errno));
   close(ready_fd);
@@ -155,7 +156,10 @@ void Worker::on_signal() {
   while (read(signal_fd_, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
     switch (info.ssi_signo) {
       case SIGHUP: reload(); break;
-      case SIGUSR1: publish_stats(); break;
+      case SIGUSR1:
+        check_command();
+        publish_stats();
+        break;
       case SIGTERM: request_shutdown("SIGTERM"); break;
       case SIGINT:
       case SIGQUIT:
@@ -206,6 +210,63 @@ void Worker::defer_admin(ClientConn* client) {
     }
   }
   admin_waiting_.push_back(client);
+}
+
+void Worker::broadcast_command(Command kind, const std::string& db) {
+  copy_text(shared_->command_db, db);
+  shared_->command_kind.store(static_cast<int32_t>(kind));
+  shared_->command_seq.fetch_add(1, std::memory_order_acq_rel);
+  check_command();
+  for (int i = 0; i < shared_->n_workers; ++i) {
+    int32_t pid = shared_->workers[i].pid;
+    if (i != index_ && pid > 0) kill(pid, SIGUSR1);
+  }
+}
+
+void Worker::check_command() {
+  uint64_t seq = shared_->command_seq.load(std::memory_order_acquire);
+  if (seq == command_seen_) return;
+  command_seen_ = seq;
+  apply_command(static_cast<Command>(shared_->command_kind.load()), std::string(shared_->command_db));
+}
+
+void Worker::apply_command(Command kind, const std::string& db) {
+  auto matches = [&](const Pool& p) { return db.empty() || p.database() == db; };
+  switch (kind) {
+    case Command::pause:
+      paused_ = true;
+      paused_db_ = db;
+      log_info("PAUSE %s: servers close as their clients release them", db.empty() ? "(all)" : db.c_str());
+      for (const auto& p : pools_)
+        if (matches(*p)) p->close_idle_servers();
+      break;
+    case Command::resume:
+      paused_ = false;
+      paused_db_.clear();
+      log_info("RESUME");
+      break;
+    case Command::reconnect:
+      for (const auto& p : pools_)
+        if (matches(*p)) p->reconnect();
+      break;
+    case Command::kill: {
+      std::vector<ClientConn*> victims;
+      for (ClientConn* c : clients_)
+        if (c->pool() && matches(*c->pool())) victims.push_back(c);
+      for (ClientConn* c : victims) c->fail("08P01", "admin forced disconnect (KILL)");
+      for (const auto& p : pools_)
+        if (matches(*p)) p->close_idle_servers();
+      break;
+    }
+    case Command::none: break;
+  }
+}
+
+bool Worker::pause_done() const {
+  if (!paused_) return false;
+  for (const auto& p : pools_)
+    if ((paused_db_.empty() || p->database() == paused_db_) && p->sv_total() > 0) return false;
+  return true;
 }
 
 void Worker::server_closed(ServerConn* server) {

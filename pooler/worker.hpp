@@ -63,6 +63,12 @@ class Worker {
   void reload();
   void on_accept(int listen_fd, bool is_unix);
   void on_signal();
+
+  // Admin commands that act on every worker, through the shared mailbox.
+  enum class Command { none = 0, pause = 1, resume = 2, reconnect = 3, kill = 4 };
+  void broadcast_command(Command kind, const std::string& db);
+  bool is_paused(const std::string& db) const { return paused_ && (paused_db_.empty() || paused_db_ == db); }
+  bool pause_done() const;
   // Parks an admin client until the other workers have refreshed their figures (asked with SIGUSR1).
   void defer_admin(ClientConn* client);
 
@@ -71,6 +77,8 @@ class Worker {
   void free_closed();
   void stop_listening();
   void open_private_socket();
+  void check_command();
+  void apply_command(Command kind, const std::string& db);
 
   Config config_;
   int index_;
@@ -96,6 +104,9 @@ class Worker {
   int64_t shutdown_deadline_us_ = 0;
   int64_t started_unix_ = 0;
   uint64_t accepted_ = 0;
+  uint64_t command_seen_ = 0;
+  bool paused_ = false;
+  std::string paused_db_;
 };
 
 // The abstract unix socket of worker i, used to forward cancel requests between workers.

@@ -88,3 +88,55 @@ def test_worker_sockets_reach_the_chosen_worker(make_rpool):
         assert [r["worker"] for r in rows] == [index]
         assert rows[0]["addr"] == "unix"
         c.close()
+
+
+def test_pause_resume_reconnect_kill_reach_every_worker(make_rpool):
+    import threading
+    import time
+    rp = make_rpool(workers=2)
+    conns = [rp.connect_worker(0), rp.connect_worker(1)]
+    before = []
+    for c in conns:
+        with c.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            before.append(cur.fetchone()[0])
+    assert rp.admin("SHOW SERVERS")
+    rp.admin("PAUSE")  # returns once no worker has a server left
+    assert rp.admin("SHOW SERVERS") == []
+    assert {r["key"]: r["value"] for r in rp.admin("SHOW STATE")}["paused"] == "yes"
+    done = []
+
+    def query(c):
+        with c.cursor() as cur:
+            cur.execute("SELECT 7")
+            done.append(cur.fetchone()[0])
+
+    threads = [threading.Thread(target=query, args=(c,)) for c in conns]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    assert done == []  # held while paused, on both workers
+    rp.admin("RESUME")
+    for t in threads:
+        t.join(5)
+    assert done == [7, 7]
+
+    def backend_pids():
+        pids = []
+        for c in conns:
+            with c.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid()")
+                pids.append(cur.fetchone()[0])
+        return set(pids)
+
+    mid = backend_pids()
+    assert backend_pids() == mid  # LIFO reuse: the same servers again
+    rp.admin("RECONNECT")
+    assert not backend_pids() & mid  # fresh server connections after RECONNECT
+    rp.admin("KILL postgres")
+    for c in conns:
+        with pytest.raises(psycopg2.Error):
+            with c.cursor() as cur:
+                cur.execute("SELECT 1")
+    c = rp.connect()  # new clients are served again
+    c.close()
