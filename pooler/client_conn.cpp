@@ -397,10 +397,9 @@ void ClientConn::relay_to_server() {
     }
     if (pos > 0) {
       pool_->counters().bytes_received += pos;
-      ServerConn* s = server_;
+      server_->send_from_client(p, pos, expected, ends_at_sync && skip_ == 0);
+      if (state_ == State::closed) return;  // the server failed and took this client with it
       in.consume(pos);
-      s->send_from_client(p, pos, expected, ends_at_sync && skip_ == 0);
-      if (state_ == State::closed) return;
     }
     if (terminate) {
       in_relay_ = false;
