@@ -23,6 +23,7 @@ struct ProcessResult {
   double wait_p99_ms = 0;
   double servers_mean = 0;
   double servers_max = 0;
+  double servers_active_mean = 0;  // servers assigned to a client: the pool's Little's L
   double in_transaction_mean = 0;  // clients of this process inside a transaction (Little's L)
   double latency_mean_ms = 0;      // mean transaction latency of this process's clients (Little's W)
   std::uint64_t logins = 0;

@@ -346,6 +346,7 @@ void World::reset_statistics() {
   for (Process& p : processes_) {
     p.connections.reset(now);
     p.servers.reset(now);
+    p.servers_active.reset(now);
     p.in_transaction.reset(now);
     p.transactions.reset();
     p.logins.reset();
@@ -399,6 +400,7 @@ RunResult World::collect(double wall_s) {
     pr.wait_p99_ms = static_cast<double>(p.wait.quantile(0.99)) / 1e6;
     pr.servers_mean = p.servers.mean(now);
     pr.servers_max = p.servers.max();
+    pr.servers_active_mean = p.servers_active.mean(now);
     pr.in_transaction_mean = p.in_transaction.mean(now);
     pr.latency_mean_ms = p.latency.mean() / 1e6;
     pr.logins = p.logins.value();

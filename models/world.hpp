@@ -125,6 +125,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     // statistics
     sim::TimeWeighted connections;
     sim::TimeWeighted servers;
+    sim::TimeWeighted servers_active;  // assigned to a client (in session mode: for the whole session)
     sim::TimeWeighted in_transaction;
     sim::Counter transactions;
     sim::Counter logins;

@@ -91,6 +91,7 @@ void World::pooler_assign(int c, int s) {
   Process& p = processes_[cl.process];
   sv.client = c;
   sv.state = ServerState::kActive;
+  p.servers_active.add(sim_.now(), 1);
   cl.server = s;
   if (cl.waiting) {
     cl.waiting = false;
@@ -113,6 +114,7 @@ void World::pooler_result_done(int s) {
   const bool end_of_transaction = cl.queries_left == 1;
   if (mode == PoolMode::kStatement || (mode == PoolMode::kTransaction && end_of_transaction)) {
     cl.server = -1;
+    processes_[sv.process].servers_active.add(sim_.now(), -1);
     pooler_release(s);
   }
 }
@@ -209,6 +211,7 @@ void World::pooler_client_gone(int c) {
     // Session mode: the server is cleaned with server_reset_query before anyone else gets it.
     const int s = cl.server;
     cl.server = -1;
+    p.servers_active.add(sim_.now(), -1);
     servers_[s].client = -1;
     postgres_reset(s);
   }

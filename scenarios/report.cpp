@@ -56,7 +56,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
   json processes = json::array();
   const std::size_t nproc = reps.empty() ? 0 : reps.front().processes.size();
   for (std::size_t i = 0; i < nproc; ++i) {
-    sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, cpu_s;
+    sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active, cpu_s;
     double conn_max = 0, serv_max = 0;
     sim::LatencyHistogram wait;
     for (const models::RunResult& r : reps) {
@@ -68,6 +68,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
       util.add(p.utilization);
       wait_mean.add(p.wait_mean_ms);
       serv_mean.add(p.servers_mean);
+      serv_active.add(p.servers_active_mean);
       serv_max = std::max(serv_max, p.servers_max);
       cpu_s.add(p.cpu_seconds);
       wait.merge(p.wait);
@@ -84,7 +85,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
         {"utilization", util.mean()},
         {"cpu_seconds", cpu_s.mean()},
         {"wait_ms", {{"mean", ms(wait.mean())}, {"p99", ms(static_cast<double>(wait.quantile(0.99)))}}},
-        {"server_connections", {{"mean", serv_mean.mean()}, {"max", serv_max}}},
+        {"server_connections", {{"mean", serv_mean.mean()}, {"max", serv_max}, {"active_mean", serv_active.mean()}}},
     });
   }
 
@@ -161,7 +162,7 @@ void write_table(std::ostream& out, const Scenario& scenario, const json& r) {
   int clients = 0;
   for (const auto& g : w.clients) clients += g.count;
   std::snprintf(line, sizeof line,
-                "rpsim: %s\n  %d pooler process%s%s, %d clients, %s pooling, %.0f s after %.0f s warm-up, "
+                "rpsim: %s\n  %d pooler process%s%s, %d clients, %s pooling, %g s after %g s warm-up, "
                 "%d replication%s, seed %llu\n\n",
                 scenario.name.empty() ? "(unnamed)" : scenario.name.c_str(), w.pooler.processes * w.pooler.pods,
                 w.pooler.processes * w.pooler.pods == 1 ? "" : "es",
