@@ -1,4 +1,4 @@
-// Source port choice at connect() after Linux __inet_hash_connect (RFC 6056 alg. 4), and TIME_WAIT expiry.
+// Source port choice at connect() after Linux __inet_hash_connect (RFC 6056 alg. 4), and TIME_WAIT.
 #include "models/ephemeral_ports.hpp"
 
 #include <algorithm>
@@ -49,34 +49,26 @@ bool EphemeralPorts::tw_reuse_allowed(std::uint32_t saddr, std::uint32_t daddr) 
   return false;
 }
 
-void EphemeralPorts::expire_time_wait(sim::Time now) {
-  while (!expiries_.empty() && expiries_.front().first <= now) {
-    const auto& [until, tuple] = expiries_.front();
-    const auto it = tuples_.find(tuple);
-    if (it != tuples_.end() && !it->second.live && it->second.time_wait_until == until) tuples_.erase(it);
-    expiries_.pop_front();
-  }
-}
-
-bool EphemeralPorts::try_claim(const FourTuple& tuple, sim::Time now) {
-  const auto [it, inserted] = tuples_.try_emplace(tuple, TupleState{true, 0});
-  if (!inserted) {
-    TupleState& state = it->second;
-    if (state.live) return false;
-    const bool expired = state.time_wait_until <= now;
-    if (!expired && !tw_reuse_allowed(tuple.local_addr, tuple.remote_addr)) return false;
-    // A reused TIME_WAIT socket is killed; its pending expiry entry becomes stale and is skipped when due.
-    state = TupleState{true, 0};
-  }
+bool EphemeralPorts::try_claim(sim::Time& state, std::uint32_t saddr, std::uint32_t daddr, sim::Time now) {
+  if (state == kLive) return false;
+  // A TIME_WAIT socket that has not expired blocks the tuple unless tw_reuse kills it.
+  if (state > now && !tw_reuse_allowed(saddr, daddr)) return false;
+  state = kLive;
   ++live_count_;
   return true;
+}
+
+const sim::Time* EphemeralPorts::state_of(std::uint32_t saddr, std::uint32_t daddr, std::uint16_t dport,
+                                          std::uint16_t sport) const {
+  const auto it = ports_.find(Destination{saddr, daddr, dport});
+  if (it == ports_.end() || sport < config_.low || sport > config_.high) return nullptr;
+  return &it->second[sport - config_.low];
 }
 
 std::optional<std::uint16_t> EphemeralPorts::connect(std::uint32_t saddr, std::uint32_t daddr,
                                                      std::uint16_t dport, sim::Time now) {
   RPSIM_ASSERT(now >= last_now_, "EphemeralPorts::connect: time went backwards");
   last_now_ = now;
-  expire_time_wait(now);
 
   if (table_perturb_.empty()) {
     table_perturb_.resize(kPerturbTableSize);
@@ -98,12 +90,13 @@ std::optional<std::uint16_t> EphemeralPorts::connect(std::uint32_t saddr, std::u
   offset %= remaining;
   offset &= ~1u;  // first pass: ports with low's parity
 
+  std::vector<sim::Time>& states = ports_[Destination{saddr, daddr, dport}];
+  if (states.empty()) states.assign(static_cast<std::size_t>(high - low), 0);
   for (;;) {
     int port = low + static_cast<int>(offset);
     for (std::uint32_t i = 0; i < remaining; i += kStep, port += static_cast<int>(kStep)) {
       if (port >= high) port -= static_cast<int>(remaining);
-      const FourTuple tuple{saddr, static_cast<std::uint16_t>(port), daddr, dport};
-      if (try_claim(tuple, now)) {
+      if (try_claim(states[static_cast<std::size_t>(port - low)], saddr, daddr, now)) {
         // Low contention (i small) gets a random stride of up to 14 extra; high contention skips what it
         // scanned.
         const auto jitter = static_cast<std::uint32_t>(rng_.below(8)) * kStep;
@@ -120,31 +113,22 @@ void EphemeralPorts::close(std::uint32_t saddr, std::uint32_t daddr, std::uint16
                            sim::Time now) {
   RPSIM_ASSERT(now >= last_now_, "EphemeralPorts::close: time went backwards");
   last_now_ = now;
-  expire_time_wait(now);
-
-  const FourTuple tuple{saddr, sport, daddr, dport};
-  const auto it = tuples_.find(tuple);
-  RPSIM_ASSERT(it != tuples_.end() && it->second.live,
-               "EphemeralPorts::close: no live connection on this tuple");
+  sim::Time* state = state_of(saddr, daddr, dport, sport);
+  RPSIM_ASSERT(state != nullptr && *state == kLive, "EphemeralPorts::close: no live connection on this tuple");
   --live_count_;
-  if (config_.time_wait == 0) {
-    tuples_.erase(it);
-    return;
-  }
-  it->second = TupleState{false, now + config_.time_wait};
-  expiries_.emplace_back(now + config_.time_wait, tuple);
+  *state = config_.time_wait == 0 ? 0 : now + config_.time_wait;
 }
 
 bool EphemeralPorts::is_live(std::uint32_t saddr, std::uint32_t daddr, std::uint16_t dport,
                              std::uint16_t sport) const {
-  const auto it = tuples_.find(FourTuple{saddr, sport, daddr, dport});
-  return it != tuples_.end() && it->second.live;
+  const sim::Time* state = state_of(saddr, daddr, dport, sport);
+  return state != nullptr && *state == kLive;
 }
 
 bool EphemeralPorts::in_time_wait(std::uint32_t saddr, std::uint32_t daddr, std::uint16_t dport,
                                   std::uint16_t sport, sim::Time now) const {
-  const auto it = tuples_.find(FourTuple{saddr, sport, daddr, dport});
-  return it != tuples_.end() && !it->second.live && it->second.time_wait_until > now;
+  const sim::Time* state = state_of(saddr, daddr, dport, sport);
+  return state != nullptr && *state != kLive && *state > now;
 }
 
 }  // namespace models

@@ -3,9 +3,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <map>
 #include <optional>
-#include <unordered_map>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -59,17 +59,25 @@ class EphemeralPorts {
   static constexpr sim::Time kShufflePeriod = sim::seconds(10);
 
  private:
-  struct TupleState {
-    bool live = false;
-    sim::Time time_wait_until = 0;  // meaningful when !live
-  };
+  // The state of one port towards one destination: kLive while a connection holds it, else the end of its
+  // TIME_WAIT (0 if never used), so any value <= now means free. Expired TIME_WAIT needs no clean-up.
+  static constexpr sim::Time kLive = -1;
+  // Destinations in the client's view: (saddr, daddr, dport).
+  using Destination = std::tuple<std::uint32_t, std::uint32_t, std::uint16_t>;
 
   [[nodiscard]] std::uint64_t port_offset(std::uint32_t saddr, std::uint32_t daddr, std::uint16_t dport,
                                           sim::Time now) const;
-  // Takes the tuple for a new connection if no live connection holds it and TIME_WAIT does not forbid it.
-  [[nodiscard]] bool try_claim(const FourTuple& tuple, sim::Time now);
+  // Takes the port for a new connection if no live connection holds it and TIME_WAIT does not forbid it.
+  [[nodiscard]] bool try_claim(sim::Time& state, std::uint32_t saddr, std::uint32_t daddr, sim::Time now);
   [[nodiscard]] bool tw_reuse_allowed(std::uint32_t saddr, std::uint32_t daddr) const;
-  void expire_time_wait(sim::Time now);
+  // The state of sport towards a destination; nullptr if that destination was never connected to or the
+  // port is outside the range.
+  [[nodiscard]] const sim::Time* state_of(std::uint32_t saddr, std::uint32_t daddr, std::uint16_t dport,
+                                          std::uint16_t sport) const;
+  [[nodiscard]] sim::Time* state_of(std::uint32_t saddr, std::uint32_t daddr, std::uint16_t dport,
+                                    std::uint16_t sport) {
+    return const_cast<sim::Time*>(std::as_const(*this).state_of(saddr, daddr, dport, sport));
+  }
 
   sim::RandomStream& rng_;
   EphemeralPortsConfig config_;
@@ -77,12 +85,10 @@ class EphemeralPorts {
   std::uint64_t key1_;
   // Empty until the first connect(), as the kernel allocates it lazily.
   std::vector<std::uint32_t> table_perturb_;
-  // Keyed by the client's view: local = (saddr, sport), remote = (daddr, dport). Only looked up, never
-  // iterated.
-  std::unordered_map<FourTuple, TupleState, FourTupleHash> tuples_;
-  // TIME_WAIT entries in expiry order (a fixed duration and non-decreasing time keep it sorted); an entry
-  // whose tuple was reused or re-closed since is skipped when it comes due.
-  std::deque<std::pair<sim::Time, FourTuple>> expiries_;
+  // One flat array of port states per destination, indexed by port - low: 8 bytes a port, where a hash node
+  // per connection took about 60 (this is most of the kernel model's memory at a million connections). Only
+  // looked up, never iterated.
+  std::map<Destination, std::vector<sim::Time>> ports_;
   std::size_t live_count_ = 0;
   sim::Time last_now_ = 0;
 };
