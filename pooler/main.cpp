@@ -1,5 +1,9 @@
 // rpool's command line: check or run a configuration, or signal a running supervisor.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdio>
 #include <cstring>
@@ -15,6 +19,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: rpool [options] CONFIG.ini\n"
                "  -v                  verbose logging\n"
+               "  -d, --daemon        run in the background (set logfile: stderr is closed)\n"
                "  -t, --check         check the configuration and exit\n"
                "  -R, --rolling-restart  replace the workers of the running rpool one by one\n"
                "      --reload        make the running rpool reload its configuration\n"
@@ -26,11 +31,12 @@ void usage() {
 
 int main(int argc, char** argv) {
   std::string path;
-  bool verbose = false, check = false;
+  bool verbose = false, check = false, daemon = false;
   int send_signal = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "-v") verbose = true;
+    else if (a == "-d" || a == "--daemon") daemon = true;
     else if (a == "-t" || a == "--check") check = true;
     else if (a == "-R" || a == "--rolling-restart") send_signal = SIGUSR2;
     else if (a == "--reload") send_signal = SIGHUP;
@@ -74,6 +80,23 @@ int main(int argc, char** argv) {
   if (!rpool::log_open(config.logfile)) {
     std::fprintf(stderr, "rpool: cannot open logfile %s: %s\n", config.logfile.c_str(), std::strerror(errno));
     return 1;
+  }
+  if (daemon) {
+    // Detach as PgBouncer's -d does: the parent returns at once, the child leads a new session.
+    pid_t pid = fork();
+    if (pid < 0) {
+      std::fprintf(stderr, "rpool: fork() failed: %s\n", std::strerror(errno));
+      return 1;
+    }
+    if (pid > 0) return 0;
+    setsid();
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd >= 0) {
+      dup2(null_fd, 0);
+      dup2(null_fd, 1);
+      if (!config.logfile.empty()) dup2(null_fd, 2);
+      if (null_fd > 2) close(null_fd);
+    }
   }
   return rpool::run_supervisor(config);
 }

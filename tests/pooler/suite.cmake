@@ -7,6 +7,10 @@ if(TARGET rpool_core)
     catch_discover_tests(test_pooler TEST_PREFIX "pooler/unit/")
   endif()
 
+  # Every pooler header compiles on its own (DESIGN.md); built on demand by this test.
+  add_test(NAME pooler/headers_self_contained
+           COMMAND ${CMAKE_COMMAND} --build ${CMAKE_BINARY_DIR} --target rpool_header_check)
+
   # Each integration file starts its own Postgres; RPOOL_BIN points at the binary under test.
   foreach(name pgbench errors robustness admin lifecycle protocol)
     add_test(NAME pooler/integration/${name}

@@ -1,5 +1,6 @@
 """Configuration errors, SIGHUP reload, SIGTERM graceful stop and rolling restart."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -172,3 +173,28 @@ def test_cpu_affinity(make_rpool):
         c.close()
     cpus = {w["worker"]: w["cpu"] for w in rp.admin("SHOW WORKERS")}
     assert cpus == {0: 1, 1: 0}
+
+
+def test_daemon_mode_and_stop_command(make_rpool, pg):
+    p = Pooler(pg, workers=2)
+    try:
+        r = subprocess.run([rpool_binary(), "-d", p.ini], capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        assert wait_for_port(p.port)
+        deadline = time.time() + 5
+        while time.time() < deadline and p.log_text().count("listening on") < 2:
+            time.sleep(0.05)
+        c = p.connect()
+        c.close()
+        pid = int(open(p.settings["pidfile"]).read())
+        assert subprocess.run([rpool_binary(), "--stop", p.ini]).returncode == 0
+        deadline = time.time() + 10
+        while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{pid}")
+    finally:
+        try:  # a failed test must not leave the daemon behind
+            os.kill(int(open(p.settings["pidfile"]).read()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+        shutil.rmtree(p.dir, ignore_errors=True)
