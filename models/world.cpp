@@ -134,7 +134,7 @@ int World::live_server(std::uint64_t r) const {
   return servers_[s].gen == ref_gen(r) && servers_[s].state != ServerState::kClosed ? s : -1;
 }
 
-RunResult World::run(sim::Time warmup, sim::Time duration) {
+RunResult World::run(sim::Time warmup, sim::Time duration, const std::atomic<bool>* cancel) {
   const auto wall_start = std::chrono::steady_clock::now();
   measure_start_ = warmup;
   end_time_ = warmup + duration;
@@ -161,6 +161,7 @@ RunResult World::run(sim::Time warmup, sim::Time duration) {
   // In slices, so another thread can follow the progress; slicing does not change which events run.
   constexpr int kSlices = 100;
   for (int i = 1; i <= kSlices; ++i) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
     sim_.run_until(end_time_ / kSlices * i + (i == kSlices ? end_time_ % kSlices : 0));
     progress_.store(static_cast<double>(i) / kSlices, std::memory_order_relaxed);
   }

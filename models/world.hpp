@@ -30,8 +30,9 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   World& operator=(const World&) = delete;
   ~World();
 
-  // Simulates warm-up then duration, and returns what was measured after the warm-up.
-  RunResult run(sim::Time warmup, sim::Time duration);
+  // Simulates warm-up then duration, and returns what was measured after the warm-up. When `cancel` becomes true
+  // (polled between hundredths of the run) it stops early and returns what it has; the caller discards that.
+  RunResult run(sim::Time warmup, sim::Time duration, const std::atomic<bool>* cancel = nullptr);
   // Progress in [0, 1] of the current run; safe to poll from another thread (for a progress bar).
   [[nodiscard]] double progress() const { return progress_.load(std::memory_order_relaxed); }
 

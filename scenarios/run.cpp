@@ -19,6 +19,7 @@ RunOutput run_scenario(const Scenario& scenario, const RunOptions& options) {
   out.replications.resize(static_cast<std::size_t>(n));
   const int threads = std::clamp(options.threads, 1, std::max(1, n));
 
+  std::atomic<bool> cancel{false};
   std::atomic<int> next{0};
   std::atomic<int> done{0};
   std::vector<std::atomic<double>> progress(static_cast<std::size_t>(n));
@@ -29,13 +30,13 @@ RunOutput run_scenario(const Scenario& scenario, const RunOptions& options) {
   auto worker = [&] {
     for (;;) {
       const int r = next.fetch_add(1);
-      if (r >= n) return;
+      if (r >= n || cancel.load()) return;
       auto world = std::make_unique<models::World>(scenario.world, scenario.run.seed, static_cast<std::uint64_t>(r));
       {
         std::lock_guard lock(worlds_mutex);
         running[static_cast<std::size_t>(r)] = world.get();
       }
-      out.replications[static_cast<std::size_t>(r)] = world->run(scenario.run.warmup, scenario.run.duration);
+      out.replications[static_cast<std::size_t>(r)] = world->run(scenario.run.warmup, scenario.run.duration, &cancel);
       {
         std::lock_guard lock(worlds_mutex);
         running[static_cast<std::size_t>(r)] = nullptr;
@@ -47,10 +48,11 @@ RunOutput run_scenario(const Scenario& scenario, const RunOptions& options) {
 
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  if (options.on_progress) {
+  if (options.on_progress || options.should_cancel) {
     // The calling thread reports progress and leaves the simulating to the others (plus one of its own below).
     std::thread last(worker);
     while (done.load() < n) {
+      if (options.should_cancel && !cancel.load() && options.should_cancel()) cancel.store(true);
       double sum = 0;
       {
         std::lock_guard lock(worlds_mutex);
@@ -59,15 +61,17 @@ RunOutput run_scenario(const Scenario& scenario, const RunOptions& options) {
           sum += w ? w->progress() : progress[static_cast<std::size_t>(r)].load();
         }
       }
-      options.on_progress(sum / n);
+      if (options.on_progress) options.on_progress(sum / n);
+      if (cancel.load()) break;  // workers stop within a slice and take no new replication
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     last.join();
-    options.on_progress(1.0);
+    if (options.on_progress && !cancel.load()) options.on_progress(1.0);
   } else {
     worker();
   }
   for (auto& t : pool) t.join();
+  if (cancel.load()) throw RunCancelled();
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

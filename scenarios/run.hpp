@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "models/results.hpp"
@@ -15,6 +16,14 @@ struct RunOptions {
   int threads = 1;
   // Called from the calling thread about every 100 ms with the overall progress in [0, 1]; may be empty.
   std::function<void(double)> on_progress;
+  // Polled from the calling thread about every 100 ms; returning true stops every replication and makes
+  // run_scenario throw RunCancelled (e.g. a Python binding that saw Ctrl-C). May be empty.
+  std::function<bool()> should_cancel;
+};
+
+class RunCancelled : public std::runtime_error {
+ public:
+  RunCancelled() : std::runtime_error("run cancelled") {}
 };
 
 struct RunOutput {

@@ -143,7 +143,7 @@ void bind_run(py::module_& m) {
         scenarios::RunOutput out;
         std::string results_text, table;
         bool has_timeseries = false;
-        {
+        try {
           // Everything below touches only C++ objects: other Python threads (a Dask worker's, a notebook's) run on.
           py::gil_scoped_release release;
           scenarios::Scenario s = scenarios::parse_scenario(doc);
@@ -151,12 +151,20 @@ void bind_run(py::module_& m) {
           has_timeseries = s.world.timeseries_interval > 0;
           scenarios::RunOptions options;
           options.threads = threads;
+          // Ctrl-C in a notebook or shell: the signal handler only sets a flag; Python raises KeyboardInterrupt
+          // once someone calls PyErr_CheckSignals with the GIL held (it does nothing outside the main thread).
+          options.should_cancel = [] {
+            py::gil_scoped_acquire gil;
+            return PyErr_CheckSignals() != 0;
+          };
           out = scenarios::run_scenario(s, options);
           const json results = scenarios::results_json(s, doc, out);
           results_text = results.dump(2) + "\n";  // byte for byte what `rpsim run --json` writes
           std::ostringstream t;
           scenarios::write_table(t, s, results);
           table = t.str();
+        } catch (const scenarios::RunCancelled&) {
+          throw py::error_already_set();  // the KeyboardInterrupt that PyErr_CheckSignals set
         }
         py::dict d;
         d["results"] = results_text;

@@ -164,7 +164,9 @@ def test_sweep_is_tidy_and_equals_the_cli_sweep(tmp_path):
     df = rpsim.sweep(path, grid, replications=2, duration="2s", warmup="0.5s", threads=2)
     assert list(df.columns[:2]) == ["pooler.processes", "pooler.pool_size"]
     for ci in ["throughput_ci95", "latency_mean_ci95", "latency_p99_ci95"]:
-        assert ci in df and (df[ci] > 0).all()
+        # A CI is 0 when both replications agree exactly (e.g. the same transaction count in a 2 s run), so
+        # demand non-negative everywhere and a real spread somewhere.
+        assert ci in df and (df[ci] >= 0).all() and (df[ci] > 0).any()
     assert list(zip(df["pooler.processes"], df["pooler.pool_size"])) == [(1, 2), (1, 4), (2, 2), (2, 4), (4, 2), (4, 4)]
     assert df.attrs["axes"] == ["pooler.processes", "pooler.pool_size"]
     out = tmp_path / "grid.json"
