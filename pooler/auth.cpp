@@ -172,7 +172,15 @@ std::optional<std::string> ScramServer::final(const std::string& client_final) {
   std::string client_signature = hmac256(secret_.stored_key, auth_message);
   std::string client_key = xor_bytes(*proof, client_signature);
   if (sha256(client_key) != secret_.stored_key) return std::nullopt;
+  client_key_ = client_key;
   return "v=" + base64_encode(hmac256(secret_.server_key, auth_message));
+}
+
+ScramClient ScramClient::from_keys(std::string client_key, std::string server_key) {
+  ScramClient c("");
+  c.client_key_ = std::move(client_key);
+  c.server_key_ = std::move(server_key);
+  return c;
 }
 
 std::string ScramClient::first() {
@@ -188,13 +196,20 @@ std::optional<std::string> ScramClient::final(const std::string& server_first) {
   auto salt = base64_decode(attrs['s']);
   int iterations = std::atoi(attrs['i'].c_str());
   if (!salt || iterations <= 0) return std::nullopt;
-  std::string salted = salted_password(password_, *salt, iterations);
-  std::string client_key = hmac256(salted, "Client Key");
+  std::string salted, client_key, server_key;
+  if (!client_key_.empty()) {
+    client_key = client_key_;
+    server_key = server_key_;
+  } else {
+    salted = salted_password(password_, *salt, iterations);
+    client_key = hmac256(salted, "Client Key");
+    server_key = hmac256(salted, "Server Key");
+  }
   std::string stored_key = sha256(client_key);
   std::string without_proof = "c=biws,r=" + nonce;
   std::string auth_message = client_first_bare_ + "," + server_first + "," + without_proof;
   std::string proof = xor_bytes(client_key, hmac256(stored_key, auth_message));
-  expected_server_signature_ = base64_encode(hmac256(hmac256(salted, "Server Key"), auth_message));
+  expected_server_signature_ = base64_encode(hmac256(server_key, auth_message));
   return without_proof + ",p=" + base64_encode(proof);
 }
 

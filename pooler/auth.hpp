@@ -33,9 +33,14 @@ class ScramServer {
   std::optional<std::string> first(const std::string& client_first);
   // client-final-message -> server-final-message ("v=..."), nullopt when the proof is wrong
   std::optional<std::string> final(const std::string& client_final);
+  // After a successful final(): the client's ClientKey, which lets rpool log in to Postgres as this user
+  // when auth_file holds only the SCRAM secret (the same one Postgres has).
+  const std::string& client_key() const { return client_key_; }
+  const std::string& server_key() const { return secret_.server_key; }
 
  private:
   ScramSecret secret_;
+  std::string client_key_;
   std::string client_first_bare_;
   std::string server_first_;
   std::string nonce_;
@@ -44,13 +49,17 @@ class ScramServer {
 // rpool logging in to Postgres with a plain password.
 class ScramClient {
  public:
-  ScramClient(std::string password) : password_(std::move(password)) {}
+  explicit ScramClient(std::string password) : password_(std::move(password)) {}
+  // Logs in with keys taken from a client's SCRAM exchange instead of a password.
+  static ScramClient from_keys(std::string client_key, std::string server_key);
   std::string first();  // client-first-message
   std::optional<std::string> final(const std::string& server_first);  // client-final-message
   bool verify(const std::string& server_final) const;
 
  private:
   std::string password_;
+  std::string client_key_;
+  std::string server_key_;
   std::string nonce_;
   std::string client_first_bare_;
   std::string expected_server_signature_;

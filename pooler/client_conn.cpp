@@ -250,6 +250,10 @@ void ClientConn::handle_password(const char* body, size_t n) {
     return fail("28P01", failed);
   }
   send(pg::auth_request(pg::kAuthSaslFinal, *reply));
+  if (secret_.rfind("SCRAM-SHA-256$", 0) == 0) {
+    scram_client_key_ = scram_->client_key();
+    scram_server_key_ = scram_->server_key();
+  }
   auth_succeeded();
 }
 
@@ -278,6 +282,8 @@ void ClientConn::auth_succeeded() {
   if (!pool_) return fail("08P01", error);
   ++pool_->cl_active;
   counted_active_ = true;
+  if (!scram_client_key_.empty() && pool_->server_user() == user_ && pool_->server_password() == secret_)
+    pool_->set_scram_keys(scram_client_key_, scram_server_key_);
   ++pool_->counters().client_logins;
   if (pool_->params_known()) {
     finish_login();

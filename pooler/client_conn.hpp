@@ -104,6 +104,8 @@ class ClientConn : public IoHandler {
   bool use_scram_ = false;
   int scram_step_ = 0;
   std::unique_ptr<auth::ScramServer> scram_;
+  std::string scram_client_key_;  // from a successful SCRAM login, for pass-through to Postgres
+  std::string scram_server_key_;
   uint32_t cancel_pid_ = 0;
   uint32_t cancel_key_ = 0;
   int64_t created_us_;

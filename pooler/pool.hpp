@@ -55,6 +55,14 @@ class Pool {
   const std::vector<std::pair<std::string, std::string>>& params() const { return params_; }
   void set_params(std::vector<std::pair<std::string, std::string>> params);
 
+  // SCRAM pass-through: keys from a client's login, for when auth_file has only the user's SCRAM secret.
+  void set_scram_keys(std::string client_key, std::string server_key) {
+    scram_client_key_ = std::move(client_key);
+    scram_server_key_ = std::move(server_key);
+  }
+  const std::string& scram_client_key() const { return scram_client_key_; }
+  const std::string& scram_server_key() const { return scram_server_key_; }
+
   void janitor(int64_t now_us);
   PoolCounters& counters() { return counters_; }
 
@@ -93,6 +101,8 @@ class Pool {
   std::vector<std::pair<std::string, std::string>> params_;
   PoolCounters counters_;
   int generation_ = 0;
+  std::string scram_client_key_;
+  std::string scram_server_key_;
 };
 
 }  // namespace rpool

@@ -179,6 +179,9 @@ void ServerConn::handle_login_message(char type, const char* body, size_t n) {
       if (code == pg::kAuthCleartext) {
         send_raw(pg::MessageBuilder(pg::kPasswordMessage).str(password).finish());
       } else if (code == pg::kAuthMd5) {
+        if (password.rfind("SCRAM-SHA-256$", 0) == 0)
+          return login_failed("the server asks for MD5 but auth_file has a SCRAM secret for " + pool_.server_user(),
+                              "28P01");
         std::string_view salt = r.bytes(4);
         if (!r.ok()) return login_failed("bad MD5 request from server", "08P01");
         send_raw(pg::MessageBuilder(pg::kPasswordMessage)
@@ -194,7 +197,17 @@ void ServerConn::handle_login_message(char type, const char* body, size_t n) {
         if (!has_scram) return login_failed("server offers no SCRAM-SHA-256", "28000");
         if (password.rfind("md5", 0) == 0 && password.size() == 35)
           return login_failed("SCRAM needs the plain password of " + pool_.server_user(), "28P01");
-        scram_ = std::make_unique<auth::ScramClient>(password);
+        if (password.rfind("SCRAM-SHA-256$", 0) == 0) {
+          // auth_file has the SCRAM secret only: use the keys of a client that logged in with it.
+          if (pool_.scram_client_key().empty())
+            return login_failed("no SCRAM keys yet for " + pool_.server_user() +
+                                    " (auth_file has a SCRAM secret; clients must log in with SCRAM first)",
+                                "28P01");
+          scram_ = std::make_unique<auth::ScramClient>(
+              auth::ScramClient::from_keys(pool_.scram_client_key(), pool_.scram_server_key()));
+        } else {
+          scram_ = std::make_unique<auth::ScramClient>(password);
+        }
         std::string first = scram_->first();
         send_raw(pg::MessageBuilder(pg::kPasswordMessage)
                      .str("SCRAM-SHA-256")

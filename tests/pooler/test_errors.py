@@ -125,3 +125,24 @@ def test_unsupported_startup_parameter(make_rpool):
     rp2 = make_rpool(workers=1, settings={"ignore_startup_parameters": "options, extra_float_digits"})
     c = rp2.connect(options="-csearch_path=x")
     c.close()
+
+
+def test_scram_secret_in_auth_file_is_passed_through(pg, make_rpool):
+    """auth_file holds Postgres's own SCRAM secret, not the password: rpool logs in with the client's keys."""
+    secret = pg.sql("SELECT rolpassword FROM pg_authid WHERE rolname = 'app'")[0][0]
+    assert secret.startswith("SCRAM-SHA-256$")
+    rp = make_rpool(workers=1, auth_type="scram-sha-256")
+    with open(rp.userlist, "w") as f:
+        f.write(f'"app" "{secret}"\n"admin" "admin-secret"\n')
+    import os
+    import signal
+    os.kill(rp.pid, signal.SIGHUP)  # the workers read the new auth_file
+    deadline = time.time() + 3
+    while time.time() < deadline and rp.log_text().count("configuration reloaded") < 1:
+        time.sleep(0.05)
+    c = rp.connect(user="app")
+    with c.cursor() as cur:
+        cur.execute("SELECT current_user")
+        assert cur.fetchone()[0] == "app"
+    c.close()
+    assert 'password authentication failed for user "app"' in login_error(rp, user="app", password="nope")
