@@ -136,6 +136,8 @@ void apply_key(Config& c, const Where& w, const std::string& key, const std::str
   else if (key == "server_connect_timeout") c.server_connect_timeout = parse_seconds(w, v);
   else if (key == "query_wait_timeout") c.query_wait_timeout = parse_seconds(w, v);
   else if (key == "client_idle_timeout") c.client_idle_timeout = parse_seconds(w, v);
+  else if (key == "idle_transaction_timeout") c.idle_transaction_timeout = parse_seconds(w, v);
+  else if (key == "query_timeout") c.query_timeout = parse_seconds(w, v);
   else if (key == "client_login_timeout") c.client_login_timeout = parse_seconds(w, v);
   else if (key == "client_write_timeout") c.client_write_timeout = parse_seconds(w, v);
   else if (key == "shutdown_timeout") c.shutdown_timeout = parse_seconds(w, v);
@@ -177,6 +179,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"server_reset_query", "DISCARD ALL", true}, {"server_idle_timeout", "600", true},
       {"server_lifetime", "3600", true},       {"server_connect_timeout", "15", true},
       {"query_wait_timeout", "120", true},     {"client_idle_timeout", "0", true},
+      {"idle_transaction_timeout", "0", true}, {"query_timeout", "0", true},
       {"client_login_timeout", "60", true},    {"client_write_timeout", "60", true},
       {"shutdown_timeout", "30", true},
       {"logfile", "", false},                  {"pidfile", "", false},

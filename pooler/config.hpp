@@ -57,6 +57,8 @@ struct Config {
   double server_connect_timeout = 15.0;
   double query_wait_timeout = 120.0;
   double client_idle_timeout = 0.0;
+  double idle_transaction_timeout = 0.0;
+  double query_timeout = 0.0;
   double client_login_timeout = 60.0;
   double client_write_timeout = 60.0;  // rpool: a client that reads nothing of its results this long is closed
   double shutdown_timeout = 30.0;  // rpool: how long SIGTERM waits for clients

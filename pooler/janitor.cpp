@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <vector>
 
 #include "pooler/admin.hpp"
+#include "pooler/cancel.hpp"
 #include "pooler/client_conn.hpp"
 #include "pooler/listener.hpp"
 #include "pooler/log.hpp"
@@ -37,6 +39,29 @@ void Worker::janitor_tick() {
       stalled.push_back(c);
   }
   for (ClientConn* c : stalled) c->close("client stopped reading its results (client_write_timeout)");
+
+  // Clients holding a server too long: a query that runs past query_timeout, or an open transaction
+  // left idle past idle_transaction_timeout. Closing the client closes that server too (it is not clean).
+  int64_t query_limit = static_cast<int64_t>(config_.query_timeout * 1e6);
+  int64_t idle_tx_limit = static_cast<int64_t>(config_.idle_transaction_timeout * 1e6);
+  std::vector<std::pair<ClientConn*, const char*>> overdue;
+  for (ClientConn* c : clients_) {
+    ServerConn* s = c->server();
+    if (!s || s->state() != ServerConn::State::active) continue;
+    if (query_limit > 0 && s->busy() && now - s->query_started_us() > query_limit)
+      overdue.emplace_back(c, "query_timeout");
+    else if (idle_tx_limit > 0 && !s->busy() && s->tx_status() != 'I' && now - c->last_active_us() > idle_tx_limit)
+      overdue.emplace_back(c, "idle_transaction_timeout");
+  }
+  for (auto& [c, why] : overdue) {
+    ServerConn* s = c->server();
+    if (std::strcmp(why, "query_timeout") == 0) {
+      // Postgres would not notice the closed socket while the query runs: cancel it as well.
+      const DatabaseEntry& e = s->pool().entry();
+      CancelConn::send(loop_, e.host, e.port, s->backend_pid(), s->backend_key());
+    }
+    c->fail("08P01", why);
+  }
   for (ClientConn* c : expired) {
     if (c->state() == ClientConn::State::ready) c->fail("08P01", "client_idle_timeout");
     else c->fail("08P01", "client_login_timeout");

@@ -50,6 +50,10 @@ class ServerConn : public IoHandler {
   int generation() const { return generation_; }
   ClientConn* client() const { return client_; }
   uint32_t backend_pid() const { return backend_pid_; }
+  // For query_timeout and idle_transaction_timeout: is a result owed, since when; the transaction status.
+  bool busy() const { return pending_ready_ > 0; }
+  int64_t query_started_us() const { return query_started_us_; }
+  char tx_status() const { return tx_status_; }
   uint32_t backend_key() const { return backend_key_; }
   int fd() const { return stream_.fd(); }
   int64_t connect_time_unix() const { return connect_time_unix_; }

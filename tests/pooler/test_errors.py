@@ -146,3 +146,28 @@ def test_scram_secret_in_auth_file_is_passed_through(pg, make_rpool):
         assert cur.fetchone()[0] == "app"
     c.close()
     assert 'password authentication failed for user "app"' in login_error(rp, user="app", password="nope")
+
+
+def test_idle_transaction_timeout_and_query_timeout(pg, make_rpool):
+    rp = make_rpool(workers=1, settings={"idle_transaction_timeout": "1", "query_timeout": "1"})
+    idle = rp.connect()
+    idle.autocommit = False
+    with idle.cursor() as cur:
+        cur.execute("SELECT 1")  # transaction open, then nothing
+    slow = rp.connect()
+    t0 = time.time()
+    with pytest.raises(psycopg2.Error):
+        with slow.cursor() as cur:
+            cur.execute("SELECT pg_sleep(10)")
+    assert time.time() - t0 < 3
+    time.sleep(0.5)
+    with pytest.raises(psycopg2.Error):
+        with idle.cursor() as cur:
+            cur.execute("SELECT 2")
+    text = rp.log_text()
+    assert "query_timeout" in text and "idle_transaction_timeout" in text
+    deadline = time.time() + 3
+    while time.time() < deadline and pg.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' "
+                                            "AND state <> 'idle'")[0][0] != "0":
+        time.sleep(0.1)
+    assert pg.sql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND state <> 'idle'")[0][0] == "0"
