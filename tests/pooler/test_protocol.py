@@ -105,3 +105,24 @@ def test_pipelined_extended_queries_raw(make_rpool):
     assert got.count(b"C\0\0\0\rSELECT 1\0") == 2
     assert b"\x00\x00\x00\x017" in got and b"\x00\x00\x00\x018" in got
     s.close()
+
+
+def test_session_mode_resets_the_server_between_clients(make_rpool):
+    rp = make_rpool(workers=1, pool_mode="session", settings={"default_pool_size": "1"})
+    a = rp.connect(application_name="first")
+    with a.cursor() as cur:
+        cur.execute("SET myapp.flag = 'on'")
+        cur.execute("PREPARE p AS SELECT 1")
+        cur.execute("SELECT pg_backend_pid()")
+        pid = cur.fetchone()[0]
+    a.close()
+    b = rp.connect()
+    with b.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid(), current_setting('myapp.flag', true), "
+                    "(SELECT count(*) FROM pg_prepared_statements), current_setting('application_name')")
+        row = cur.fetchone()
+    assert row[0] == pid  # the same server, reused
+    assert row[1] in ("", None)  # DISCARD ALL (server_reset_query) cleared the first client's session
+    assert row[2] == 0
+    assert row[3] == ""
+    b.close()
