@@ -90,7 +90,10 @@ def markdown(doc):
             f"pg_sleep(5ms) transaction: pooler {slp['pooler_per_query_s'] * 1e6:.1f} us, Postgres "
             f"{slp['postgres_per_txn_s'] * 1e6:.1f} us, pgbench {slp['pgbench_per_txn_s'] * 1e6:.1f} us; "
             f"-C: pooler login {cal['pooler_login_s'] * 1e6:.1f} us, pgbench per connection+transaction "
-            f"{cal['pgbench_per_txn_connect_s'] * 1e6:.1f} us. Calibration TPS: "
+            f"{cal['pgbench_per_txn_connect_s'] * 1e6:.1f} us; loopback softirq per packet "
+            f"{cal.get('softirq_per_packet_s', 0) * 1e6:.1f} us (login includes "
+            f"{(cal['pooler_login_s'] - cal.get('pooler_login_process_s', cal['pooler_login_s'])) * 1e6:.1f} us of it)."
+            " Calibration TPS: "
             + ", ".join(f"{k} {v['tps']:.0f} (foreign {v['noise']['foreign_cores']:.2f} cores)"
                         for k, v in cal["phases"].items()) + ".",
             "",

@@ -71,6 +71,7 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
         "run": {"duration": f"{duration}s", "warmup": f"{warmup}s", "seed": seed, "replications": replications},
         "hosts": [{"name": "local", "address": "127.0.0.1", "cores": topo["cores"],
                    "threads_per_core": topo["threads_per_core"]}],
+        "network": {"softirq_per_packet": us(cal.get("softirq_per_packet_s", 0.0))},
         "kernel": {"tcp_migrate_req": read_sysctl("net.ipv4.tcp_migrate_req", "0") == "1",
                    "wildcard_listener": False},
         "pooler": {"host": "local", "processes": workers, "pinning": pinning, "listen_addr": "127.0.0.1",

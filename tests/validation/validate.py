@@ -96,11 +96,21 @@ def calibrate(ctx, kind):
                          "pgbench_per_txn_s": per_txn(m, "pgbench")}
     c = phases["connect"]
     login = per_txn(c, "pooler") - scripts["select"]["pooler_per_query_s"]
+    # The loopback network stack's softirq time is charged to no process (/proc/stat's irq + softirq); rpsim
+    # charges network.softirq_per_packet on the pooler's loop for each query and result it receives (2 per
+    # transaction) and for each login (1), so: per packet = half the select-only irq per transaction, and what
+    # a -C transaction costs beyond its 3 packets goes to the login.
+    irq = lambda m: m["cpu"]["irq_cores"] * m["cpu"]["wall_s"] / max(1, m["transactions"])  # noqa: E731
+    softirq_packet = irq(phases["select"]) / 2
+    login_irq = max(0.0, irq(c) - 3 * softirq_packet)
     cal = {
         "pooler": kind,
         "setup": "1 worker, pool 20, 8 clients, pgbench -j 2; phases: -S, -f sleep5ms.sql, -S -C",
         "scripts": scripts,
-        "pooler_login_s": max(login, 0.0),
+        "softirq_per_packet_s": softirq_packet,
+        "irq_per_txn_s": {k: irq(v) for k, v in phases.items()},
+        "pooler_login_process_s": max(login, 0.0),
+        "pooler_login_s": max(login, 0.0) + login_irq,
         "pgbench_per_txn_connect_s": per_txn(c, "pgbench"),
         "postgres_per_txn_connect_s": per_txn(c, "postgres"),
         "phases": {k: {"tps": v["tps"], "latency_ms": v["latency_ms"], "transactions": v["transactions"],
