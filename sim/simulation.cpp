@@ -1,6 +1,7 @@
 // The simulation kernel's event queue and run loop.
 #include "sim/simulation.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace sim {
@@ -48,7 +49,22 @@ bool Simulation::cancel(EventId id) {
     calls_.free_.push_back(static_cast<std::uint32_t>(index));
   }
   release_slot(id.slot);
+  ++cancelled_entries_;
+  // Only the heap is rebuilt: the now-queue drains before time moves on, and its cancelled entries with it.
+  constexpr std::size_t kMinRebuild = 1024;  // below this, lazy deletion costs less than any rebuild
+  if (heap_.size() >= kMinRebuild && cancelled_entries_ > heap_.size() / 4) drop_cancelled();
   return true;
+}
+
+void Simulation::drop_cancelled() {
+  const auto live_end =
+      std::remove_if(heap_.begin(), heap_.end(), [&](const Entry& e) { return slots_[e.slot].seq != e.seq; });
+  cancelled_entries_ -= static_cast<std::uint64_t>(heap_.end() - live_end);
+  heap_.erase(live_end, heap_.end());
+  // Floyd's construction, from the last parent up. The run order does not depend on the layout: (time, seq)
+  // keys are unique.
+  if (heap_.size() < 2) return;
+  for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i, heap_[i]);
 }
 
 Simulation::Entry Simulation::pop_next() {
@@ -74,7 +90,10 @@ void Simulation::dispatch(const Entry& e) {
 bool Simulation::step() {
   while (!empty()) {
     const Entry e = pop_next();
-    if (slots_[e.slot].seq != e.seq) continue;  // cancelled; its slot may already serve a newer event
+    if (slots_[e.slot].seq != e.seq) {  // cancelled; its slot may already serve a newer event
+      --cancelled_entries_;
+      continue;
+    }
     dispatch(e);
     return true;
   }
@@ -88,7 +107,11 @@ void Simulation::run_until(Time until) {
     const Entry& next = next_in_heap() ? heap_.front() : now_queue_[now_head_];
     if (slots_[next.slot].seq == next.seq && next.time > until) break;
     const Entry e = pop_next();
-    if (slots_[e.slot].seq == e.seq) dispatch(e);
+    if (slots_[e.slot].seq == e.seq) {
+      dispatch(e);
+    } else {
+      --cancelled_entries_;
+    }
   }
   if (!stopped_ && until != kTimeMax && until > now_) now_ = until;
 }
@@ -109,23 +132,25 @@ Simulation::Entry Simulation::heap_pop() {
   const Entry top = heap_.front();
   const Entry last = heap_.back();
   heap_.pop_back();
+  if (!heap_.empty()) sift_down(0, last);
+  return top;
+}
+
+void Simulation::sift_down(std::size_t hole, Entry e) {
   const std::size_t n = heap_.size();
-  if (n == 0) return top;
-  std::size_t i = 0;
   for (;;) {
-    const std::size_t first = 4 * i + 1;
+    const std::size_t first = 4 * hole + 1;
     if (first >= n) break;
     std::size_t best = first;
     const std::size_t end = first + 4 < n ? first + 4 : n;
     for (std::size_t c = first + 1; c < end; ++c) {
       if (earlier(heap_[c], heap_[best])) best = c;
     }
-    if (!earlier(heap_[best], last)) break;
-    heap_[i] = heap_[best];
-    i = best;
+    if (!earlier(heap_[best], e)) break;
+    heap_[hole] = heap_[best];
+    hole = best;
   }
-  heap_[i] = last;
-  return top;
+  heap_[hole] = e;
 }
 
 }  // namespace sim

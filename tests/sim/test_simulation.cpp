@@ -126,3 +126,23 @@ TEST_CASE("a large random workload pops in nondecreasing (time, sequence) order"
   REQUIRE(c.ok);
   REQUIRE(s.events_executed() == 100000);
 }
+
+TEST_CASE("cancelled entries are purged from a large heap without changing the run order", "[engine]") {
+  // Expected: of 4000 timers at t = 1000..4999, the 1000 kept (every fourth) run in time order; the heap is
+  // rebuilt once cancelled entries pass a quarter of it, so far fewer than 4000 entries stay queued.
+  sim::Simulation s;
+  Recorder r;
+  r.sim = &s;
+  std::vector<sim::EventId> ids;
+  for (int i = 0; i < 4000; ++i) ids.push_back(s.schedule_at(1000 + i, &r, 0, static_cast<std::uint64_t>(i)));
+  for (int i = 0; i < 4000; ++i) {
+    if (i % 4 != 0) REQUIRE(s.cancel(ids[static_cast<std::size_t>(i)]));
+  }
+  REQUIRE(s.queued() < 2000);
+  for (int i = 0; i < 4000; i += 4) REQUIRE(s.pending(ids[static_cast<std::size_t>(i)]));
+  s.run();
+  REQUIRE(r.seen.size() == 1000);
+  for (std::size_t k = 0; k < r.seen.size(); ++k) {
+    REQUIRE(r.seen[k] == std::pair<sim::Time, std::uint64_t>{1000 + 4 * static_cast<sim::Time>(k), 4 * k});
+  }
+}
