@@ -190,7 +190,7 @@ def scale(args, tmp, verdicts):
                      f"{per_conn[top]:.0f} B"))
 
     n = 10_000 if args.quick else 100_000
-    reps = 4
+    reps = 8
     path = scale_scenario(n, tmp)
     results = {}
     for threads in (1, 2):
@@ -201,9 +201,14 @@ def scale(args, tmp, verdicts):
               f"wall {wall:.2f} s, CPU {cpu:.2f} s")
     same = results[1][0] == results[2][0]
     speedup = results[1][2] / results[2][2]
-    print(f"  identical results on 1 and 2 threads: {'yes' if same else 'NO'}; speed-up {speedup:.2f}x (target >= 1.8x)")
+    # CPU seconds over wall seconds is how many cores the 2-thread run actually had: on a shared machine the
+    # speed-up cannot exceed it, whatever the code does. Equal CPU totals mean threads add no work.
+    cores = results[2][1] / results[2][2]
+    print(f"  identical results on 1 and 2 threads: {'yes' if same else 'NO'}; speed-up {speedup:.2f}x (target >= 1.8x); "
+          f"the 2-thread run had {cores:.2f} cores on average")
     verdicts.append(("identical results on 1 and 2 threads", same, ""))
-    verdicts.append((">= 1.8x on 2 threads", speedup >= 1.8, f"{speedup:.2f}x wall (shared machine)"))
+    verdicts.append((">= 1.8x on 2 threads", speedup >= 1.8,
+                     f"{speedup:.2f}x wall, with {cores:.2f} cores available to the 2-thread run"))
 
 
 def main():
