@@ -101,17 +101,17 @@ std::string show_stats(Worker& worker) {
   ResultSet rs({{"worker", true}, {"database", false}, {"total_xact_count", true}, {"total_query_count", true},
                 {"total_server_assignment_count", true}, {"total_received", true}, {"total_sent", true},
                 {"total_xact_time", true}, {"total_query_time", true}, {"total_wait_time", true},
-                {"total_client_login_count", true}, {"avg_xact_time", true}, {"avg_query_time", true},
+                {"total_client_login_count", true}, {"avg_xact_count", true}, {"avg_query_count", true},
+                {"avg_recv", true}, {"avg_sent", true}, {"avg_xact_time", true}, {"avg_query_time", true},
                 {"avg_wait_time", true}});
   for (auto& [i, s] : read_slots(worker)) {
     for (int p = 0; p < s->n_pools; ++p) {
       const PoolRow& r = s->pools[p];
-      uint64_t avg_xact = r.xact_count ? r.xact_time_us / r.xact_count : 0;
-      uint64_t avg_wait = r.server_assignments ? r.wait_time_us / r.server_assignments : 0;
-      uint64_t avg_query = r.query_count ? r.query_time_us / r.query_count : 0;
       rs.row({num(i), r.database, unum(r.xact_count), unum(r.query_count), unum(r.server_assignments),
               unum(r.bytes_received), unum(r.bytes_sent), unum(r.xact_time_us), unum(r.query_time_us),
-              unum(r.wait_time_us), unum(r.client_logins), unum(avg_xact), unum(avg_query), unum(avg_wait)});
+              unum(r.wait_time_us), unum(r.client_logins), unum(r.avg_xact_count), unum(r.avg_query_count),
+              unum(r.avg_recv), unum(r.avg_sent), unum(r.avg_xact_time), unum(r.avg_query_time),
+              unum(r.avg_wait_time)});
     }
   }
   return rs.finish("SHOW");
@@ -122,7 +122,7 @@ std::string show_connections(Worker& worker, char type) {
                 {"addr", false}, {"port", true}, {"local_addr", false}, {"local_port", true},
                 {"connect_time", false}, {"request_time", false}, {"wait", true}, {"wait_us", true},
                 {"close_needed", true}, {"ptr", false}, {"link", false}, {"remote_pid", true}, {"tls", false},
-                {"application_name", false}});
+                {"application_name", false}, {"prepared_statements", true}, {"id", true}, {"replication", false}});
   for (auto& [i, s] : read_slots(worker)) {
     for (int c = 0; c < s->n_conns; ++c) {
       const ConnRow& r = s->conns[c];
@@ -130,7 +130,7 @@ std::string show_connections(Worker& worker, char type) {
       rs.row({num(i), std::string(1, r.type), r.user, r.database, r.state, r.addr, num(r.port), r.local_addr,
               num(r.local_port), time_text(r.connect_time), time_text(r.request_time), num(r.wait_us / 1000000),
               num(r.wait_us % 1000000), "0", hex(r.ptr), r.link ? hex(r.link) : "", num(r.remote_pid), "",
-              r.application_name});
+              r.application_name, "0", unum(r.id), "none"});
     }
   }
   return rs.finish("SHOW");

@@ -65,6 +65,7 @@ class ClientConn : public IoHandler {
   uint32_t cancel_key() const { return cancel_key_; }
   uint64_t id() const { return reinterpret_cast<uint64_t>(this); }
   const PeerInfo& peer() { return peer_.fill(stream_.fd()); }
+  uint64_t serial() const { return serial_; }
 
  private:
   void handle_startup();
@@ -81,6 +82,7 @@ class ClientConn : public IoHandler {
 
   Worker& worker_;
   PeerInfo peer_;
+  uint64_t serial_ = next_serial();
   Stream stream_;
   bool is_unix_;
   State state_ = State::startup;

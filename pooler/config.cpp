@@ -141,6 +141,10 @@ void apply_key(Config& c, const Where& w, const std::string& key, const std::str
   else if (key == "client_login_timeout") c.client_login_timeout = parse_seconds(w, v);
   else if (key == "client_write_timeout") c.client_write_timeout = parse_seconds(w, v);
   else if (key == "shutdown_timeout") c.shutdown_timeout = parse_seconds(w, v);
+  else if (key == "stats_period") {
+    c.stats_period = parse_seconds(w, v);
+    if (c.stats_period < 1) w.fail("must be at least 1 second");
+  }
   else if (key == "logfile") c.logfile = v;
   else if (key == "pidfile") c.pidfile = v;
   else if (key == "listen_backlog") c.listen_backlog = parse_int(w, v, 1, 65535);
@@ -181,7 +185,7 @@ const std::vector<ConfigKeyInfo>& config_keys() {
       {"query_wait_timeout", "120", true},     {"client_idle_timeout", "0", true},
       {"idle_transaction_timeout", "0", true}, {"query_timeout", "0", true},
       {"client_login_timeout", "60", true},    {"client_write_timeout", "60", true},
-      {"shutdown_timeout", "30", true},
+      {"shutdown_timeout", "30", true},        {"stats_period", "60", true},
       {"logfile", "", false},                  {"pidfile", "", false},
       {"listen_backlog", "128", false},        {"workers", "0", false},
       {"cpu_affinity", "none", false},         {"so_reuseport", "1", false},

@@ -61,6 +61,7 @@ struct Config {
   double query_timeout = 0.0;
   double client_login_timeout = 60.0;
   double client_write_timeout = 60.0;  // rpool: a client that reads nothing of its results this long is closed
+  double stats_period = 60.0;  // SHOW STATS averages cover this many seconds
   double shutdown_timeout = 30.0;  // rpool: how long SIGTERM waits for clients
   std::string logfile;
   std::string pidfile;

@@ -23,6 +23,12 @@ namespace rpool {
 void Worker::janitor_tick() {
   int64_t now = EventLoop::now_us();
   for (const auto& p : pools_) p->janitor(now);
+  if (stats_period_start_us_ == 0) stats_period_start_us_ = now;
+  if (now - stats_period_start_us_ >= static_cast<int64_t>(config_.stats_period * 1e6)) {
+    double seconds = static_cast<double>(now - stats_period_start_us_) / 1e6;
+    for (const auto& p : pools_) p->roll_stats_period(seconds);
+    stats_period_start_us_ = now;
+  }
 
   std::vector<ClientConn*> expired;
   std::vector<ClientConn*> stalled;
@@ -152,6 +158,14 @@ void Worker::publish_stats() {
     row.query_time_us = c.query_time_us;
     row.wait_time_us = c.wait_time_us;
     row.client_logins = c.client_logins;
+    const PoolAverages& a = p->averages();
+    row.avg_xact_count = a.xact_count;
+    row.avg_query_count = a.query_count;
+    row.avg_recv = a.recv;
+    row.avg_sent = a.sent;
+    row.avg_xact_time = a.xact_time_us;
+    row.avg_query_time = a.query_time_us;
+    row.avg_wait_time = a.wait_time_us;
   }
   slot.n_pools = np;
   slot.waiting = waiting;
@@ -182,6 +196,7 @@ void Worker::publish_stats() {
     row.request_time = wall - (now - c->last_active_us()) / 1000000;
     row.wait_us = c->waiting() ? now - c->wait_start_us() : 0;
     row.ptr = c->id();
+    row.id = c->serial();
     row.link = c->server() ? c->server()->id() : 0;
     row.remote_pid = static_cast<int32_t>(c->cancel_pid());
     copy_text(row.application_name, c->application_name());
@@ -202,6 +217,7 @@ void Worker::publish_stats() {
     row.request_time = row.connect_time;
     row.wait_us = 0;
     row.ptr = s->id();
+    row.id = s->serial();
     row.link = s->client() ? s->client()->id() : 0;
     row.remote_pid = static_cast<int32_t>(s->backend_pid());
     copy_text(row.application_name, "");

@@ -1,6 +1,7 @@
 // Sockets: the SO_REUSEPORT TCP listener each worker opens, unix listeners, and outgoing connects.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace rpool {
@@ -19,6 +20,12 @@ std::string unix_socket_path(const std::string& dir, int port);
 // Peer address text and port for SHOW CLIENTS ("unix" for unix sockets).
 void describe_peer(int fd, bool local, std::string* addr, int* port);
 void set_nodelay(int fd);
+
+// Numbers for the id column of SHOW CLIENTS / SHOW SERVERS, unique within a worker.
+inline uint64_t next_serial() {
+  static uint64_t counter = 0;
+  return ++counter;
+}
 
 // Both ends of a connection as text, looked up once on first use (SHOW CLIENTS / SERVERS).
 struct PeerInfo {

@@ -144,6 +144,21 @@ void Pool::login_failed(const std::string& message, const std::string& sqlstate)
   for (ClientConn* c : failed) c->fail(sqlstate.c_str(), message);
 }
 
+void Pool::roll_stats_period(double seconds) {
+  const PoolCounters& a = period_start_;
+  const PoolCounters& b = counters_;
+  auto per_second = [&](uint64_t x, uint64_t y) { return static_cast<uint64_t>(static_cast<double>(y - x) / seconds); };
+  auto mean = [](uint64_t total, uint64_t count) { return count ? total / count : 0; };
+  averages_.xact_count = per_second(a.xact_count, b.xact_count);
+  averages_.query_count = per_second(a.query_count, b.query_count);
+  averages_.recv = per_second(a.bytes_received, b.bytes_received);
+  averages_.sent = per_second(a.bytes_sent, b.bytes_sent);
+  averages_.xact_time_us = mean(b.xact_time_us - a.xact_time_us, b.xact_count - a.xact_count);
+  averages_.query_time_us = mean(b.query_time_us - a.query_time_us, b.query_count - a.query_count);
+  averages_.wait_time_us = mean(b.wait_time_us - a.wait_time_us, b.server_assignments - a.server_assignments);
+  period_start_ = counters_;
+}
+
 void Pool::janitor(int64_t now_us) {
   const Config& cfg = worker_.config();
   // query_wait_timeout: the oldest waiters are first in the queue.

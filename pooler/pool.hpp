@@ -26,6 +26,12 @@ struct PoolCounters {
   uint64_t client_logins = 0;
 };
 
+// PgBouncer's avg_* figures: rates and means over the last stats_period.
+struct PoolAverages {
+  uint64_t xact_count = 0, query_count = 0, recv = 0, sent = 0;  // per second
+  uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0;  // means
+};
+
 class Pool {
  public:
   Pool(Worker& worker, const DatabaseEntry& entry, std::string database, std::string server_user,
@@ -65,6 +71,9 @@ class Pool {
 
   void janitor(int64_t now_us);
   PoolCounters& counters() { return counters_; }
+  const PoolAverages& averages() const { return averages_; }
+  // Closes a stats_period of the given length: averages from the counters' growth since the last call.
+  void roll_stats_period(double seconds);
 
   int cl_waiting() const { return static_cast<int>(waiting_.size()); }
   int sv_idle() const { return static_cast<int>(idle_.size()); }
@@ -100,6 +109,8 @@ class Pool {
   bool params_known_ = false;
   std::vector<std::pair<std::string, std::string>> params_;
   PoolCounters counters_;
+  PoolCounters period_start_;
+  PoolAverages averages_;
   int generation_ = 0;
   std::string scram_client_key_;
   std::string scram_server_key_;

@@ -61,6 +61,7 @@ class ServerConn : public IoHandler {
   int64_t created_us() const { return created_us_; }
   uint64_t id() const { return reinterpret_cast<uint64_t>(this); }
   const PeerInfo& peer() { return peer_.fill(stream_.fd()); }
+  uint64_t serial() const { return serial_; }
 
  private:
   void handle_login_input();
@@ -78,6 +79,7 @@ class ServerConn : public IoHandler {
 
   Worker& worker_;
   PeerInfo peer_;
+  uint64_t serial_ = next_serial();
   Pool& pool_;
   Stream stream_;
   State state_ = State::connecting;

@@ -21,6 +21,7 @@ struct PoolRow {
   int64_t maxwait_us;
   uint64_t xact_count, query_count, server_assignments, bytes_received, bytes_sent;
   uint64_t xact_time_us, query_time_us, wait_time_us, client_logins;
+  uint64_t avg_xact_count, avg_query_count, avg_recv, avg_sent, avg_xact_time, avg_query_time, avg_wait_time;
 };
 
 struct ConnRow {
@@ -36,6 +37,7 @@ struct ConnRow {
   int64_t request_time;
   int64_t wait_us;
   uint64_t ptr;
+  uint64_t id;  // per-worker serial, as PgBouncer's id column
   uint64_t link;
   int32_t remote_pid;
   char application_name[64];

@@ -105,6 +105,7 @@ class Worker {
   int64_t started_unix_ = 0;
   uint64_t accepted_ = 0;
   uint64_t command_seen_ = 0;
+  int64_t stats_period_start_us_ = 0;
   bool paused_ = false;
   std::string paused_db_;
 };

@@ -140,3 +140,22 @@ def test_pause_resume_reconnect_kill_reach_every_worker(make_rpool):
                 cur.execute("SELECT 1")
     c = rp.connect()  # new clients are served again
     c.close()
+
+
+def test_show_stats_averages_over_stats_period(make_rpool, tmp_path):
+    import time
+    from pgfixture import pgbench
+    rp = make_rpool(workers=2, settings={"stats_period": "1"})
+    script = tmp_path / "select.sql"
+    script.write_text("SELECT 1;\n")
+    rc, out = pgbench(rp, ["-f", str(script), "-T", "2", "-c", "4"], db="postgres")
+    assert rc == 0, out
+    time.sleep(0.3)
+    stats = [s for s in rp.admin("SHOW STATS") if s["database"] == "postgres"]
+    for col in ("avg_xact_count", "avg_query_count", "avg_recv", "avg_sent", "avg_xact_time", "avg_query_time",
+                "avg_wait_time"):
+        assert col in stats[0]
+    assert sum(s["avg_xact_count"] for s in stats) > 0
+    assert all(s["avg_xact_time"] > 0 for s in stats if s["avg_xact_count"] > 0)
+    clients = rp.admin("SHOW CLIENTS")
+    assert all(c["id"] > 0 and c["replication"] == "none" for c in clients)
