@@ -114,7 +114,8 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     std::vector<int> db_servers;  // per database, for max_db_connections
     std::deque<std::uint64_t> accept_queue;  // client refs, validated lazily
     int accept_pending = 0;                  // live entries of accept_queue
-    int clients = 0;                         // logged in (or logging in)
+    int clients = 0;                         // logged in
+    int logging_in = 0;                      // logins the loop has started but not finished
     bool listening = true;
     bool draining = false;            // restarting: listener closed, waiting for its clients to leave
     bool disconnect_clients = false;  // restarting: clients are sent away at their next transaction boundary

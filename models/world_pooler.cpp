@@ -11,6 +11,7 @@ bool World::pooler_login_start(int c) {
   if (cl.state != ClientState::kAcceptQueue) return false;  // reset while it waited in the accept queue
   Process& p = processes_[cl.process];
   --p.accept_pending;
+  ++p.logging_in;
   cl.state = ClientState::kLoggingIn;
   // accept() takes from the front; entries of connections that moved on are dropped on the way.
   while (!p.accept_queue.empty()) {
@@ -24,10 +25,13 @@ bool World::pooler_login_start(int c) {
 void World::pooler_login_done(int c) {
   Client& cl = clients_[c];
   Process& p = processes_[cl.process];
+  RPSIM_ASSERT(!p.exited, "a login completes only on a process that has not exited");
+  --p.logging_in;
   if (p.clients >= config_.pooler.max_client_conn) {
     max_client_conn_errors_.add();  // "no more connections allowed (max_client_conn)"
     cl.state = ClientState::kClosing;
     send(pooler_host_, cl.host, kClientErrorArrive, client_ref(c));
+    pooler_maybe_exit(p.index);
     return;
   }
   ++p.clients;
@@ -245,7 +249,8 @@ void World::pooler_restart(int restart_index) {
 
 void World::pooler_maybe_exit(int p) {
   Process& proc = processes_[p];
-  if (!proc.draining || proc.exited || proc.clients > 0) return;
+  // A login already under way when the listener closed still completes (and its client is served), so it counts.
+  if (!proc.draining || proc.exited || proc.clients > 0 || proc.logging_in > 0) return;
   proc.exited = true;
   for (std::size_t s = 0; s < servers_.size(); ++s) {
     Server& sv = servers_[s];
