@@ -27,6 +27,7 @@ struct Slot {
   pid_t pid = -1;
   int64_t started_us = 0;
   int restarts = 0;
+  int generation = 0;  // workers this slot has had
 };
 
 class Supervisor {
@@ -72,6 +73,7 @@ int Supervisor::index_of(pid_t pid) const {
 }
 
 pid_t Supervisor::spawn(int index) {
+  ++slots_[index].generation;
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) {
     log_error("pipe2() failed: %s", strerror(errno));
@@ -88,7 +90,7 @@ pid_t Supervisor::spawn(int index) {
     close(pipefd[0]);
     int rc = 1;
     {
-      Worker worker(config_, index, shared_, unix_fd_);
+      Worker worker(config_, index, slots_[index].generation, shared_, unix_fd_);
       rc = worker.run(pipefd[1]);
     }
     _exit(rc);

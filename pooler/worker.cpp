@@ -49,16 +49,17 @@ class SignalHandler : public IoHandler {
 
 }  // namespace
 
-std::string worker_private_socket(int port, int index) {
-  return "@rpool-" + std::to_string(port) + "-w" + std::to_string(index);
+std::string worker_private_socket(int port, int index, int generation) {
+  return "@rpool-" + std::to_string(port) + "-w" + std::to_string(index) + "-g" + std::to_string(generation & 3);
 }
 
 std::string worker_unix_dir(const Config& config, int index) {
   return config.unix_socket_dir + "/rpool-" + std::to_string(config.listen_port) + "-w" + std::to_string(index);
 }
 
-Worker::Worker(Config config, int index, SharedBlock* shared, int shared_unix_fd)
-    : config_(std::move(config)), index_(index), shared_(shared), shared_unix_fd_(shared_unix_fd) {}
+Worker::Worker(Config config, int index, int generation, SharedBlock* shared, int shared_unix_fd)
+    : config_(std::move(config)), index_(index), generation_(generation), shared_(shared),
+      shared_unix_fd_(shared_unix_fd) {}
 
 Worker::~Worker() = default;
 
@@ -129,7 +130,8 @@ int Worker::run(int ready_fd) {
 void Worker::open_private_socket() {
   if (private_fd_ >= 0) return;
   // While a predecessor drains in a rolling restart it still holds the name; retried by the janitor.
-  private_fd_ = open_abstract_listener(worker_private_socket(config_.listen_port, index_).substr(1), true);
+  private_fd_ =
+      open_abstract_listener(worker_private_socket(config_.listen_port, index_, generation_).substr(1), true);
   if (private_fd_ < 0) return;
   handlers_.push_back(std::make_unique<ListenHandler>(*this, private_fd_, true));
   loop_.add(private_fd_, EPOLLIN, handlers_.back().get());
@@ -281,9 +283,9 @@ void Worker::free_closed() {
 }
 
 void Worker::assign_cancel_key(ClientConn* client, uint32_t* pid, uint32_t* key) {
-  uint32_t serial = next_cancel_serial_++ & 0x3FFFFF;
-  if (serial == 0) serial = next_cancel_serial_++ & 0x3FFFFF;
-  *pid = (static_cast<uint32_t>(index_ + 1) << 22) | serial;
+  uint32_t serial = next_cancel_serial_++ & 0xFFFFF;
+  if (serial == 0) serial = next_cancel_serial_++ & 0xFFFFF;
+  *pid = (static_cast<uint32_t>(index_ + 1) << 22) | (static_cast<uint32_t>(generation_ & 3) << 20) | serial;
   std::string r = auth::random_bytes(4);
   *key = pg::read_u32(r.data());
   cancel_keys_[(static_cast<uint64_t>(*pid) << 32) | *key] = client;
@@ -295,7 +297,8 @@ void Worker::forget_cancel_key(uint32_t pid, uint32_t key) {
 
 void Worker::handle_cancel(uint32_t pid, uint32_t key) {
   int owner = worker_of_cancel_pid(pid);
-  if (owner == index_) {
+  int generation = generation_of_cancel_pid(pid);
+  if (owner == index_ && generation == (generation_ & 3)) {
     auto it = cancel_keys_.find((static_cast<uint64_t>(pid) << 32) | key);
     if (it == cancel_keys_.end()) {
       log_info("cancel request with an unknown key ignored");
@@ -313,7 +316,7 @@ void Worker::handle_cancel(uint32_t pid, uint32_t key) {
     return;
   }
   log_info("cancel request forwarded to worker %d", owner);
-  CancelConn::send(loop_, worker_private_socket(config_.listen_port, owner), 0, pid, key);
+  CancelConn::send(loop_, worker_private_socket(config_.listen_port, owner, generation), 0, pid, key);
 }
 
 uint64_t Worker::total_xacts() const {

@@ -22,7 +22,9 @@ class Pool;
 class Worker {
  public:
   // shared_unix_fd: the unix listener every worker accepts from (-1 if none).
-  Worker(Config config, int index, SharedBlock* shared, int shared_unix_fd);
+  // generation: how many workers this slot has had; the successor in a rolling restart differs from the
+  // worker it replaces, so both can take cancel requests while they overlap.
+  Worker(Config config, int index, int generation, SharedBlock* shared, int shared_unix_fd);
   ~Worker();
 
   // Opens the listeners, writes one byte to ready_fd, runs until shutdown. Returns the exit code.
@@ -50,11 +52,13 @@ class Worker {
   const std::unordered_set<ClientConn*>& clients() const { return clients_; }
   const std::unordered_set<ServerConn*>& servers() const { return servers_; }
 
-  // Cancel keys: the pid field carries the worker index, so any worker can route a CancelRequest.
+  // Cancel keys: the pid field carries the worker index (bits 22-29) and generation (bits 20-21), so any
+  // worker can route a CancelRequest to the owner's private socket.
   void assign_cancel_key(ClientConn* client, uint32_t* pid, uint32_t* key);
   void forget_cancel_key(uint32_t pid, uint32_t key);
   void handle_cancel(uint32_t pid, uint32_t key);
   static int worker_of_cancel_pid(uint32_t pid) { return static_cast<int>((pid >> 22) & 0xFF) - 1; }
+  static int generation_of_cancel_pid(uint32_t pid) { return static_cast<int>((pid >> 20) & 3); }
 
   // Figures for the shared block; called by the janitor and before answering an admin query.
   void publish_stats();
@@ -82,6 +86,7 @@ class Worker {
 
   Config config_;
   int index_;
+  int generation_;
   SharedBlock* shared_;
   int shared_unix_fd_;
   EventLoop loop_;
@@ -111,7 +116,7 @@ class Worker {
 };
 
 // The abstract unix socket of worker i, used to forward cancel requests between workers.
-std::string worker_private_socket(int port, int index);
+std::string worker_private_socket(int port, int index, int generation);
 // The folder of worker i's own unix socket, so `psql -h DIR` reaches one chosen worker.
 std::string worker_unix_dir(const Config& config, int index);
 

@@ -198,3 +198,58 @@ def test_daemon_mode_and_stop_command(make_rpool, pg):
         except (OSError, ValueError):
             pass
         shutil.rmtree(p.dir, ignore_errors=True)
+
+
+def test_cancel_reaches_a_draining_worker_during_rolling_restart(make_rpool):
+    rp = make_rpool(workers=2, settings={"shutdown_timeout": "15"})
+    c = rp.connect_worker(0)
+    result = {}
+
+    def run():
+        try:
+            with c.cursor() as cur:
+                cur.execute("SELECT pg_sleep(30)")
+        except psycopg2.errors.QueryCanceled:
+            result["cancelled"] = time.time()
+        except psycopg2.Error as e:
+            result["error"] = str(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.3)
+    restart = subprocess.Popen([rpool_binary(), "--rolling-restart", rp.ini], stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while time.time() < deadline and rp.log_text().count("worker 0 started") < 2:
+        time.sleep(0.05)
+    assert "SIGTERM: stop accepting" in rp.log_text() or rp.log_text().count("worker 0 started") >= 2
+    time.sleep(0.3)
+    t0 = time.time()
+    c.cancel()  # lands on the successor or on worker 1, which forward it to the draining worker 0
+    t.join(5)
+    assert "cancelled" in result, result
+    assert result["cancelled"] - t0 < 3
+    # A client of the successor, while the predecessor still drains (c is still open), can be cancelled too.
+    c2 = rp.connect_worker(0)  # the successor re-bound worker 0's socket
+    result.clear()
+
+    def run2():
+        try:
+            with c2.cursor() as cur:
+                cur.execute("SELECT pg_sleep(30)")
+        except psycopg2.errors.QueryCanceled:
+            result["cancelled"] = time.time()
+        except psycopg2.Error as e:
+            result["error"] = str(e)
+
+    t2 = threading.Thread(target=run2)
+    t2.start()
+    time.sleep(0.3)
+    t0 = time.time()
+    c2.cancel()
+    t2.join(5)
+    assert "cancelled" in result, result
+    assert result["cancelled"] - t0 < 3
+    c2.close()
+    c.close()
+    out, _ = restart.communicate(timeout=60)
+    assert "rolling restart done" in out
