@@ -47,7 +47,8 @@ double parse_seconds(const Where& w, const std::string& v) {
   char* end = nullptr;
   errno = 0;
   double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || errno != 0 || x < 0) w.fail("'" + v + "' is not a non-negative number of seconds");
+  if (v.empty() || *end != '\0' || errno != 0 || !(x >= 0 && x <= 1e9))
+    w.fail("'" + v + "' is not a number of seconds in [0, 1e9]");
   return x;
 }
 
