@@ -144,7 +144,9 @@ class RunnableSampler:
             with open("/proc/loadavg") as f:
                 running = int(f.read().split()[3].split("/")[0])
             ours = sum(st == "R" for pid in pids for st in _task_states(pid))
-            self.samples.append(max(0, running - ours))
+            # Not clamped per sample: the two reads are not atomic, so the difference scatters around the true
+            # count in both directions; clamping each sample at 0 would bias a quiet machine's mean upwards.
+            self.samples.append(running - ours)
             self._stop.wait(self.interval)
 
     def start(self):
@@ -155,5 +157,5 @@ class RunnableSampler:
         self._stop.set()
         self._thread.join(2)
         n = len(self.samples)
-        return {"samples": n, "mean": sum(self.samples) / n if n else 0.0,
+        return {"samples": n, "mean": max(0.0, sum(self.samples) / n) if n else 0.0,
                 "max": max(self.samples) if n else 0}

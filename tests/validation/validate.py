@@ -137,7 +137,7 @@ def exp1_spread(ctx, kind, cal):
             incomplete = sum(1 for v in vectors if sum(v) != clients)
             for v in vectors:
                 observed[max(v)] = observed.get(max(v), 0) + 1
-            samples = 2000
+            samples = 10000  # the expected counts of the tail bins carry this sample's error too
             pred = simulate.spread_distribution(ctx.rpsim, workers, clients, samples)
             chi = stats.chi_square(observed, pred)
             per_worker_mean = [sum(v[i] for v in vectors) / len(vectors) for i in range(workers)]
