@@ -189,7 +189,9 @@ def run_and_predict(ctx, kind, cal, case, workers, clients, *, pool_size=20, scr
     doc = simulate.scenario(f"{kind}_{case['slug']}", f"{case['name']} on {kind}, as measured by validate.py", cal,
                             workers, clients, **kw)
     pred, rel, sim_wall = ctx.predict(doc)
-    hogs = int(round(m["cpu"]["foreign_runnable"]["mean"]))
+    # The runnable count is sampled racily (two reads that are not atomic); a machine whose foreign CPU is under
+    # a quarter core has no hog worth modelling, whatever the sampler says.
+    hogs = int(round(m["cpu"]["foreign_runnable"]["mean"])) if m["cpu"]["foreign_cores"] >= 0.25 else 0
     pred_bg = None
     if hogs > 0:
         doc_bg = simulate.scenario(f"{kind}_{case['slug']}_background", f"{case['name']} on {kind}", cal, workers,
@@ -385,6 +387,7 @@ def main(argv=None):
             return 2
     os.makedirs(args.out, exist_ok=True)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # also when started with SIGINT ignored (a background job)
     signal.signal(signal.SIGHUP, _terminate)
 
     if args.nice:

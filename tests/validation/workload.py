@@ -4,6 +4,7 @@ a warm-up; and the spread trials of experiment 1 (real connections, counted per 
 import glob
 import math
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -117,16 +118,14 @@ class PgbenchRun:
             proc.wait(timeout=self.tail + self.warmup + 60)
             reader.join(5)
             out = getattr(self, "_out", "")
+            if proc.returncode != 0:
+                raise RuntimeError(f"pgbench failed ({proc.returncode}): {' '.join(cmd)}\n{out[-2000:]}")
+            lat, skipped = read_logs(prefix, t0, t1)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        if proc.returncode != 0:
-            raise RuntimeError(f"pgbench failed ({proc.returncode}): {' '.join(cmd)}\n{out[-2000:]}")
-        lat, skipped = read_logs(prefix, t0, t1)
-        for path in glob.glob(prefix + "*"):
-            os.unlink(path)
-        os.rmdir(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
         cpu = procstat.delta(s0, s1, t1 - t0)
         cpu["foreign_runnable"] = runnable
         workers = []
