@@ -1,0 +1,60 @@
+# Hardening (issue 7): libFuzzer runs, the AddressSanitizer + UndefinedBehaviorSanitizer build of the unit tests,
+# and ThreadSanitizer over the parallel replication runner. The sanitizer builds are separate CMake builds of
+# this repository (fuzz/build.sh) made by the fixture tests below, inside this build folder: fuzz/ (clang-14)
+# and tsan/ (g++). Each build test takes both of ctest's slots (PROCESSORS 2) and builds with -j2.
+set(hardening_src ${CMAKE_SOURCE_DIR})
+
+if(RPSIM_SANITIZER_BUILD STREQUAL "thread")
+  # Only the tsan build compiles the replication runner check.
+  add_executable(hardening_tsan_replications ${CMAKE_CURRENT_SOURCE_DIR}/hardening/tsan_replications.cpp)
+  target_link_libraries(hardening_tsan_replications PRIVATE rpsim_scenarios)
+  return()
+endif()
+if(RPSIM_SANITIZER_BUILD)
+  return()  # a sanitizer build registers nothing: its executables are run by the main build's tests
+endif()
+if(NOT EXISTS ${hardening_src}/fuzz/build.sh)
+  return()
+endif()
+
+set(hardening_asan_dir ${CMAKE_BINARY_DIR}/fuzz)
+set(hardening_tsan_dir ${CMAKE_BINARY_DIR}/tsan)
+set(hardening_env
+    "ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0"
+    "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
+    "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1")
+if(EXISTS /usr/lib/llvm-14/bin/llvm-symbolizer)  # reports with file:line even without Debian's llvm package
+  list(APPEND hardening_env "ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer")
+endif()
+
+# --- the clang-14 ASan + UBSan (+ libFuzzer coverage) build: fuzzers and unit tests.
+add_test(NAME hardening/build/asan COMMAND ${hardening_src}/fuzz/build.sh asan ${hardening_asan_dir})
+set_tests_properties(hardening/build/asan PROPERTIES FIXTURES_SETUP hardening_asan PROCESSORS 2 TIMEOUT 1800)
+
+# 60 s each, as issue 7 asks; open bugs listed in fuzz/known_bugs/README.md are tolerated while mutating.
+foreach(target scenario protocol config)
+  add_test(NAME hardening/fuzz/${target} COMMAND ${hardening_src}/fuzz/run.sh ${target} 60 ${hardening_asan_dir})
+  set_tests_properties(hardening/fuzz/${target} PROPERTIES
+    FIXTURES_REQUIRED hardening_asan TIMEOUT 300
+    ENVIRONMENT "${hardening_env};RPSIM_FUZZ_KNOWN_BUGS=scenario-set-invalid-utf8")
+endforeach()
+
+# The open bugs themselves, replayed without tolerance: enable each once its fix has landed (and move its
+# input to fuzz/regressions/).
+add_test(NAME hardening/known_bugs/scenario_set_invalid_utf8
+         COMMAND ${hardening_asan_dir}/fuzzers/fuzz_scenario ${hardening_src}/fuzz/known_bugs/scenario/set_invalid_utf8.bin)
+set_tests_properties(hardening/known_bugs/scenario_set_invalid_utf8 PROPERTIES
+  FIXTURES_REQUIRED hardening_asan ENVIRONMENT "${hardening_env}" DISABLED TRUE)
+
+foreach(unit test_sim test_models test_scenarios test_pooler)
+  add_test(NAME hardening/asan/${unit} COMMAND ${hardening_asan_dir}/tests/${unit})
+  set_tests_properties(hardening/asan/${unit} PROPERTIES
+    FIXTURES_REQUIRED hardening_asan TIMEOUT 900 ENVIRONMENT "${hardening_env}")
+endforeach()
+
+# --- the g++ ThreadSanitizer build: the parallel replication runner.
+add_test(NAME hardening/build/tsan COMMAND ${hardening_src}/fuzz/build.sh tsan ${hardening_tsan_dir})
+set_tests_properties(hardening/build/tsan PROPERTIES FIXTURES_SETUP hardening_tsan PROCESSORS 2 TIMEOUT 1800)
+add_test(NAME hardening/tsan/replications COMMAND ${hardening_tsan_dir}/tests/hardening_tsan_replications)
+set_tests_properties(hardening/tsan/replications PROPERTIES
+  FIXTURES_REQUIRED hardening_tsan TIMEOUT 900 ENVIRONMENT "${hardening_env}")
