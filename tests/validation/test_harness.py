@@ -81,3 +81,14 @@ def test_report_renders_errors_and_figures():
     doc["summary"] = report.summarize(doc)
     assert doc["summary"]["errors"] == 1
     assert "Could not run" in report.markdown(doc)
+
+
+def test_gate_keeps_every_failure_visible():
+    # Two experiments each with one failed figure; gating on experiment 1 alone still counts both failures and
+    # names the one outside the gate: the exit status follows the gate, the report hides nothing.
+    doc = {"poolers": [{"pooler": "rpool", "cases": [
+        {"experiment": 1, "figures": [{"pass": True}, {"pass": False}]},
+        {"experiment": 3, "figures": [{"pass": False}, {"pass": None}]}]}]}
+    s = report.summarize(doc, {1})
+    assert (s["passed"], s["failed"], s["failed_outside_gate"], s["gate"]) == (1, 2, 1, [1])
+    assert report.summarize(doc)["failed_outside_gate"] == 0  # no gate: every experiment decides
