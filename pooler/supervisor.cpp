@@ -179,16 +179,54 @@ void Supervisor::reload() {
     if (s.pid > 0) kill(s.pid, SIGHUP);
 }
 
+namespace {
+constexpr const char* kMigrateReq = "/proc/sys/net/ipv4/tcp_migrate_req";
+
+// Turns net.ipv4.tcp_migrate_req on for the length of a rolling restart and puts the old value back after it:
+// the sysctl belongs to the whole network namespace, so other programs must not find it changed behind them.
+class MigrateReqScope {
+ public:
+  MigrateReqScope() {
+    int fd = open(kMigrateReq, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      char c = 0;
+      if (read(fd, &c, 1) == 1) old_ = c;
+      close(fd);
+    }
+    if (old_ == '1') {
+      log_info("net.ipv4.tcp_migrate_req=1 already: queued connections of a closing listener move to the others");
+      return;
+    }
+    if (write_value('1')) {
+      changed_ = old_ == '0';
+      log_info("net.ipv4.tcp_migrate_req=1 for the restart: queued connections of a closing listener move to the others");
+    } else {
+      log_warn("could not enable net.ipv4.tcp_migrate_req (%s): queued connections of a closing worker may be reset",
+               strerror(errno));
+    }
+  }
+  ~MigrateReqScope() {
+    if (changed_ && !write_value(old_)) log_warn("could not restore net.ipv4.tcp_migrate_req=%c (%s)", old_, strerror(errno));
+  }
+  MigrateReqScope(const MigrateReqScope&) = delete;
+  MigrateReqScope& operator=(const MigrateReqScope&) = delete;
+
+ private:
+  static bool write_value(char v) {
+    int fd = open(kMigrateReq, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = write(fd, &v, 1) == 1;
+    close(fd);
+    return ok;
+  }
+  char old_ = 0;
+  bool changed_ = false;
+};
+}  // namespace
+
 void Supervisor::rolling_restart() {
   log_info("rolling restart of %zu workers", slots_.size());
-  int fd = open("/proc/sys/net/ipv4/tcp_migrate_req", O_WRONLY | O_CLOEXEC);
-  if (fd >= 0 && write(fd, "1", 1) == 1) {
-    log_info("net.ipv4.tcp_migrate_req=1: queued connections of a closing listener move to the others");
-  } else {
-    log_warn("could not enable net.ipv4.tcp_migrate_req (%s): queued connections of a closing worker may be reset",
-             strerror(errno));
-  }
-  if (fd >= 0) close(fd);
+  MigrateReqScope migrate;
   long before = migrate_failures();
   try {
     config_ = parse_config_file(config_.path);  // new workers start with the current file

@@ -65,7 +65,13 @@ def test_sigterm_lets_clients_finish(make_rpool):
     assert rp.procs[0].returncode == 0
 
 
+def migrate_req():
+    with open("/proc/sys/net/ipv4/tcp_migrate_req") as f:
+        return f.read().strip()
+
+
 def test_rolling_restart_keeps_serving(make_rpool):
+    sysctl_before = migrate_req()
     rp = make_rpool(workers=2, settings={"shutdown_timeout": "2"})
     old = set(rp.worker_pids())
     stop = threading.Event()
@@ -105,6 +111,8 @@ def test_rolling_restart_keeps_serving(make_rpool):
         # Queued connections of each closing listener move to the others: no client notices the restart.
         assert not failures, failures[:3]
         assert state["last_rolling_restart_resets"] == "0"
+    # The sysctl is the whole namespace's: rpool turns it on for the restart only and puts the old value back.
+    assert migrate_req() == sysctl_before
 
 
 def servers_of(rp, db="postgres"):
