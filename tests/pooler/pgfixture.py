@@ -125,6 +125,29 @@ def rpool_binary():
     return path
 
 
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _children(ppid):
+    """Pids whose parent is ppid, from /proc (the command name in stat may hold spaces: parse after its ')')."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == ppid:
+                out.append(int(entry))
+    return out
+
 class Pooler:
     """rpool (or PgBouncer, kind='pgbouncer') with a generated ini and auth_file, in front of a PgServer."""
 
@@ -281,6 +304,9 @@ class Pooler:
             conn.close()
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        # Workers are found while their supervisor still lives: once it is reaped they are re-parented to init,
+        # and its pid may already belong to another process (pkill -P on it could hit a stranger's children).
+        workers = _children(self.pid) if self.kind == "rpool" and self.procs else []
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(sig)
@@ -290,9 +316,13 @@ class Pooler:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        if self.kind == "rpool":
-            # Any worker left behind (it should not be) is stopped too.
-            subprocess.run(["pkill", "-KILL", "-P", str(self.pid)], capture_output=True)
+        for pid in workers:
+            # Any worker left behind (it should not be) is stopped too, if that pid is still an rpool.
+            if b"rpool" in _cmdline(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         self.procs = []
 
     def cleanup(self):
