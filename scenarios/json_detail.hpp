@@ -27,6 +27,8 @@ enum class Shape { kObject, kArray, kValue, kDistribution };
 // A value as it appeared in the document, shortened for one-line messages.
 [[nodiscard]] std::string show(const json& value);
 [[nodiscard]] std::string in_quotes(std::string_view text);
+// True when `s` is well-formed UTF-8 (JSON strings must be; nlohmann's dump() throws otherwise).
+[[nodiscard]] bool valid_utf8(std::string_view s);
 // "a", "b" and "c"
 [[nodiscard]] std::string quoted_list(const std::vector<std::string>& items);
 

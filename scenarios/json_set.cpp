@@ -61,6 +61,8 @@ std::string to_json_pointer(const std::string& dotted) {
 void apply_set(json& doc, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) fail("--set", "expected path=value, got " + in_quotes(assignment));
+  // Checked first: a value that is not UTF-8 could never be written back as JSON (the results echo the scenario).
+  if (!detail::valid_utf8(assignment)) fail("--set", "is not valid UTF-8: " + in_quotes(assignment));
   const std::string path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
   json value = json::parse(text, nullptr, false);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "scenarios/json.hpp"
+#include "scenarios/json_detail.hpp"
 #include "scenarios/report.hpp"
 #include "scenarios/run.hpp"
 #include "scenarios/sweep.hpp"
@@ -51,8 +52,13 @@ json effective_doc(const Common& c) {
   }
   if (c.seed) scenarios::apply_set(doc, "run.seed=" + std::to_string(*c.seed));
   if (c.replications) scenarios::apply_set(doc, "run.replications=" + std::to_string(*c.replications));
-  if (!c.duration.empty()) scenarios::apply_set(doc, "run.duration=" + json(c.duration).dump());
-  if (!c.warmup.empty()) scenarios::apply_set(doc, "run.warmup=" + json(c.warmup).dump());
+  // As --set values: a duration such as 30s is a string, and apply_set checks the bytes before anything dumps them.
+  for (const auto& [option, key, value] : {std::tuple{"--duration", "run.duration", &c.duration},
+                                           std::tuple{"--warmup", "run.warmup", &c.warmup}}) {
+    if (value->empty()) continue;
+    if (!scenarios::detail::valid_utf8(*value)) throw ScenarioError(option, "is not valid UTF-8");
+    scenarios::apply_set(doc, std::string(key) + "=" + *value);
+  }
   for (const auto& s : c.sets) scenarios::apply_set(doc, s);
   return doc;
 }

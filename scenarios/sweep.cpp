@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "scenarios/json.hpp"
+#include "scenarios/json_detail.hpp"
 #include "scenarios/report.hpp"
 
 namespace scenarios {
@@ -15,6 +16,7 @@ SweepAxis parse_vary(const std::string& text) {
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
     throw ScenarioError("--vary " + text, "expected path=v1,v2,... such as pooler.processes=1,2,4");
   }
+  if (!detail::valid_utf8(text)) throw ScenarioError("--vary", "is not valid UTF-8: " + detail::in_quotes(text));
   SweepAxis axis;
   axis.path = text.substr(0, eq);
   const std::string list = text.substr(eq + 1);

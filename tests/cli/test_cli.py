@@ -154,3 +154,33 @@ def test_usage_errors_exit_2():
     assert rpsim("sweep", f"{SOURCE_DIR}/scenarios/examples/pool_exhaustion.json").returncode == 2  # --vary required
     proc = rpsim("sweep", f"{SOURCE_DIR}/scenarios/examples/pool_exhaustion.json", "--vary", "pooler.processes=1,0")
     assert proc.returncode == 2 and "/pooler/processes" in proc.stderr
+
+
+@pytest.mark.parametrize("args,where", [
+    ([b"--set", b"run.warmup=1\x99s"], "--set"),
+    ([b"--set", b"name=\xff"], "--set"),
+    ([b"--duration", b"1\x99s"], "--duration"),
+    ([b"--warmup", b"\xc0\xafs"], "--warmup"),
+])
+def test_bytes_that_are_not_utf8_get_one_line_and_exit_2(args, where):
+    # Found by the scenario fuzzer: such bytes reached nlohmann's dump(), which threw (exit 1, no path). A
+    # --set value that passed validation would have failed only when the results were written, after the run.
+    import subprocess
+    from conftest import RPSIM
+    proc = subprocess.run([RPSIM.encode(), b"run", b"--quiet", *args], capture_output=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    assert len(lines) == 1 and where in lines[0] and "UTF-8" in lines[0], lines
+
+
+def test_vary_values_that_are_not_utf8_are_refused_before_running():
+    import subprocess
+    from conftest import RPSIM
+    proc = subprocess.run([RPSIM.encode(), b"sweep", f"{SOURCE_DIR}/scenarios/examples/pool_exhaustion.json".encode(),
+                           b"--vary", b"name=a,\xff"], capture_output=True, timeout=60)
+    assert proc.returncode == 2 and b"--vary" in proc.stderr and proc.stdout == b""
+
+
+def test_utf8_names_are_fine():
+    r = results(*SHORT, "--set", "name=d\u00e9j\u00e0 vu \u2014 \U0001F600")
+    assert r["scenario"]["name"] == "d\u00e9j\u00e0 vu \u2014 \U0001F600"
