@@ -58,3 +58,11 @@ set_tests_properties(hardening/build/tsan PROPERTIES FIXTURES_SETUP hardening_ts
 add_test(NAME hardening/tsan/replications COMMAND ${hardening_tsan_dir}/tests/hardening_tsan_replications)
 set_tests_properties(hardening/tsan/replications PROPERTIES
   FIXTURES_REQUIRED hardening_tsan TIMEOUT 900 ENVIRONMENT "${hardening_env}")
+
+# --- access control (issue 7) against a real Postgres, through tests/pooler/pgfixture.py.
+if(TARGET rpool)
+  add_test(NAME hardening/integration/access
+           COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_access.py)
+  set_tests_properties(hardening/integration/access PROPERTIES
+    ENVIRONMENT "RPOOL_BIN=${CMAKE_BINARY_DIR}/rpool" TIMEOUT 300 RESOURCE_LOCK rpool_integration)
+endif()
