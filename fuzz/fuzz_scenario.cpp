@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -28,14 +27,6 @@
 namespace {
 
 constexpr std::size_t kMaxEdits = 8;
-
-// Open bugs the mutation run tolerates so that it keeps looking for new ones (fuzz/known_bugs/README.md).
-// RPSIM_FUZZ_KNOWN_BUGS lists their names; the replay of fuzz/known_bugs/ runs without it and fails until
-// the bug is fixed.
-bool tolerated(const char* name) {
-  static const char* list = std::getenv("RPSIM_FUZZ_KNOWN_BUGS");
-  return list != nullptr && std::strstr(list, name) != nullptr;
-}
 
 [[noreturn]] void report(const char* stage, const char* what) {
   std::fprintf(stderr, "fuzz_scenario: %s threw something other than ScenarioError: %s\n", stage, what);
@@ -56,9 +47,6 @@ void via_document(std::string_view text, const std::vector<std::string>& edits) 
     (void)scenario;
   } catch (const scenarios::ScenarioError& e) {
     check_error(e);
-  } catch (const nlohmann::json::type_error& e) {
-    // Known: an edit whose value is not UTF-8 makes the error message's json::dump() throw type_error 316.
-    if (!(e.id == 316 && tolerated("scenario-set-invalid-utf8"))) report("apply_set/parse_scenario", e.what());
   } catch (const std::exception& e) {
     report("apply_set/parse_scenario", e.what());
   } catch (...) {

@@ -31,20 +31,13 @@ endif()
 add_test(NAME hardening/build/asan COMMAND ${hardening_src}/fuzz/build.sh asan ${hardening_asan_dir})
 set_tests_properties(hardening/build/asan PROPERTIES FIXTURES_SETUP hardening_asan PROCESSORS 2 TIMEOUT 1800)
 
-# 60 s each, as issue 7 asks; open bugs listed in fuzz/known_bugs/README.md are tolerated while mutating.
+# 60 s each, as issue 7 asks.
 foreach(target scenario protocol config)
   add_test(NAME hardening/fuzz/${target} COMMAND ${hardening_src}/fuzz/run.sh ${target} 60 ${hardening_asan_dir})
   set_tests_properties(hardening/fuzz/${target} PROPERTIES
     FIXTURES_REQUIRED hardening_asan TIMEOUT 300
-    ENVIRONMENT "${hardening_env};RPSIM_FUZZ_KNOWN_BUGS=scenario-set-invalid-utf8")
+    ENVIRONMENT "${hardening_env}")
 endforeach()
-
-# The open bugs themselves, replayed without tolerance: enable each once its fix has landed (and move its
-# input to fuzz/regressions/).
-add_test(NAME hardening/known_bugs/scenario_set_invalid_utf8
-         COMMAND ${hardening_asan_dir}/fuzzers/fuzz_scenario ${hardening_src}/fuzz/known_bugs/scenario/set_invalid_utf8.bin)
-set_tests_properties(hardening/known_bugs/scenario_set_invalid_utf8 PROPERTIES
-  FIXTURES_REQUIRED hardening_asan ENVIRONMENT "${hardening_env}" DISABLED TRUE)
 
 foreach(unit test_sim test_models test_scenarios test_pooler)
   add_test(NAME hardening/asan/${unit} COMMAND ${hardening_asan_dir}/tests/${unit})
