@@ -274,6 +274,9 @@ void ClientConn::auth_succeeded() {
     out += pg::backend_key_data(cancel_pid_, cancel_key_);
     out += pg::ready_for_query('I');
     send(out);
+    // A query that came in the same read as the startup packet is already buffered: no read event will
+    // announce it again, so answer it now (finish_login does the same for pooled clients).
+    if (state_ != State::closed && !stream_.in().empty()) handle_admin();
     return;
   }
   const DatabaseEntry* entry = worker_.config().find_database(database_);
