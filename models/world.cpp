@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
 
 namespace models {
 
@@ -282,8 +281,6 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
     }
     case kLoginOkArrive:
       if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) client_connected(c);
-      break;
-    case kProcessExit:
       break;
     default:
       RPSIM_ASSERT(false, "unknown event kind");

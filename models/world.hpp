@@ -167,7 +167,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     kClientStart, kSynArrive, kStartupArrive, kSynRetry, kConnectFailed, kQueryArrive, kBackendQueryArrive,
     kBackendWaitDone, kResultArrive, kClientResultArrive, kClientErrorArrive, kThinkDone, kOpenArrival,
     kWaitTimeout, kReserveCheck, kServerConnectArrive, kServerReadyArrive, kServerRefusedArrive, kPoolRetry,
-    kWarmupEnd, kSample, kRestart, kDrainTimeout, kRelisten, kLoginOkArrive, kProcessExit,
+    kWarmupEnd, kSample, kRestart, kDrainTimeout, kRelisten, kLoginOkArrive,
     // work items on event loops
     kWorkLogin, kWorkQuery, kWorkResult, kWorkServerLogin, kWorkBackendStart, kWorkExec, kWorkReset, kWorkClientEnd,
   };
