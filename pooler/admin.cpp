@@ -232,8 +232,9 @@ void admin_begin(Worker& worker, ClientConn& client, const std::string& sql) {
   worker.broadcast_command(kind, arg);
 }
 
-bool admin_ready(Worker& worker, const std::string& sql) {
+bool admin_ready(Worker& worker, const ClientConn& client, const std::string& sql) {
   if (command_of(verb_and_arg(sql).first) != Worker::Command::pause) return true;
+  if (!worker.config().is_admin(client.user())) return true;  // refused: admin_begin sent nothing to wait for
   SharedBlock* block = worker.shared();
   uint64_t seq = block->command_seq.load();
   for (int i = 0; i < block->n_workers; ++i) {

@@ -13,7 +13,8 @@ std::string admin_query(Worker& worker, ClientConn& client, const std::string& s
 
 // Commands acting on every worker (PAUSE, RESUME, RECONNECT, KILL) are sent to them when the query arrives.
 void admin_begin(Worker& worker, ClientConn& client, const std::string& sql);
-// False while the reply must wait: PAUSE answers once every worker has closed the paused servers.
-bool admin_ready(Worker& worker, const std::string& sql);
+// False while the reply must wait: an admin's PAUSE answers once every worker has closed the paused servers.
+// Anything admin_begin did not start (a refused PAUSE from a stats user, say) is ready at once.
+bool admin_ready(Worker& worker, const ClientConn& client, const std::string& sql);
 
 }  // namespace rpool

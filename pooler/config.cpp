@@ -1,12 +1,16 @@
 // Parses the ini file and the auth_file with one-line errors naming the file, line and key.
 #include "pooler/config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -272,10 +276,43 @@ Config parse_config_file(const std::string& path) {
 }
 
 std::map<std::string, std::string> load_auth_file(const std::string& path) {
+  if (path.empty()) return {};
+  // One open: the mode checked is the mode of the file read (no window for a swap between stat and open).
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ConfigError(path + ": cannot open auth_file: " + std::strerror(errno));
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    throw ConfigError(path + ": cannot stat auth_file: " + std::strerror(err));
+  }
+  if (st.st_mode & (S_IROTH | S_IWOTH)) {
+    close(fd);
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw ConfigError(path + ": auth_file is " + ((st.st_mode & S_IROTH) ? "readable" : "writable") +
+                      " by others (mode " + mode + "); run chmod o-rwx on it");
+  }
+  std::string text;
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      throw ConfigError(path + ": cannot read auth_file: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    text.append(chunk, static_cast<size_t>(n));
+  }
+  close(fd);
+  return parse_auth_text(text, path);
+}
+
+std::map<std::string, std::string> parse_auth_text(const std::string& text, const std::string& path) {
   std::map<std::string, std::string> users;
-  if (path.empty()) return users;
-  std::ifstream f(path);
-  if (!f) throw ConfigError(path + ": cannot open auth_file");
+  std::istringstream f(text);
   std::string line;
   int lineno = 0;
   auto read_quoted = [&](size_t& i, std::string& out) {

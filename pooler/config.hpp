@@ -90,7 +90,10 @@ struct ConfigKeyInfo {
 };
 const std::vector<ConfigKeyInfo>& config_keys();
 
-// auth_file: lines of "user" "password-or-secret". Returns user -> secret. Throws ConfigError.
+// auth_file: lines of "user" "password-or-secret". Returns user -> secret. Throws ConfigError, also when the
+// file is readable or writable by others (it holds passwords or their hashes), as Postgres refuses a key file.
 std::map<std::string, std::string> load_auth_file(const std::string& path);
+// The parser behind load_auth_file, for text already read; `path` only names the source in errors.
+std::map<std::string, std::string> parse_auth_text(const std::string& text, const std::string& path);
 
 }  // namespace rpool

@@ -87,7 +87,7 @@ void Worker::janitor_tick() {
     publish_stats();
     std::vector<ClientConn*> ready;
     for (ClientConn* c : admin_waiting_)
-      if (admin_ready(*this, c->admin_sql())) ready.push_back(c);
+      if (admin_ready(*this, *c, c->admin_sql())) ready.push_back(c);
     for (ClientConn* c : ready) {
       admin_waiting_.erase(std::find(admin_waiting_.begin(), admin_waiting_.end(), c));
       c->answer_admin();

@@ -169,6 +169,7 @@ class Pooler:
                 f.write(f'"{name}" "{password}"\n')
             f.write('"admin" "admin-secret"\n')
             f.write('"stats" "stats-secret"\n')
+        os.chmod(self.userlist, 0o600)  # rpool refuses an auth_file others can read (PgBouncer's copy widens it)
         if databases is None:
             databases = {
                 "postgres": f"host=127.0.0.1 port={pg.port} dbname=postgres",
