@@ -59,13 +59,7 @@ void ClientConn::update_interest() {
   if (!stream_.out().empty()) want |= EPOLLOUT;
   bool paused = admin_pending_ || waiting_ || state_ == State::wait_params || (server_ && server_->output_backlogged());
   if (!paused) want |= EPOLLIN;
-  if (!registered_) {
-    worker_.loop().add(stream_.fd(), want, this);
-    registered_ = true;
-  } else if (want != interest_) {
-    worker_.loop().modify(stream_.fd(), want, this);
-  }
-  interest_ = want;
+  interest_.set(worker_.loop(), stream_.fd(), want, this);
 }
 
 void ClientConn::send(const std::string& bytes) {
@@ -482,7 +476,7 @@ void ClientConn::close(const char* reason) {
   counted_active_ = false;
   if (cancel_pid_ != 0) worker_.forget_cancel_key(cancel_pid_, cancel_key_);
   if (stream_.fd() >= 0) {
-    if (registered_) worker_.loop().remove(stream_.fd());
+    interest_.forget(worker_.loop(), stream_.fd());
     stream_.close_fd();
   }
   worker_.client_closed(this);

@@ -92,10 +92,9 @@ class ClientConn : public IoHandler {
   bool counted_active_ = false;
   bool in_relay_ = false;
   bool admin_ = false;
-  bool registered_ = false;
   bool admin_pending_ = false;
   std::string admin_sql_;
-  uint32_t interest_ = 0;
+  Interest interest_;
   uint32_t skip_ = 0;  // bytes of the current message still to relay
   std::string user_;
   std::string database_;

@@ -66,4 +66,19 @@ void EventLoop::run(int tick_ms, const std::function<void()>& tick, const std::f
   }
 }
 
+void Interest::set(EventLoop& loop, int fd, uint32_t want, IoHandler* handler) {
+  if (!registered_) {
+    loop.add(fd, want, handler);
+    registered_ = true;
+  } else if (want != events_) {
+    loop.modify(fd, want, handler);
+  }
+  events_ = want;
+}
+
+void Interest::forget(EventLoop& loop, int fd) {
+  if (registered_) loop.remove(fd);
+  registered_ = false;
+}
+
 }  // namespace rpool

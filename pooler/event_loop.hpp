@@ -37,4 +37,17 @@ class EventLoop {
   bool running_ = false;
 };
 
+// What one connection has asked epoll for: registers the fd on first use and re-arms it only when the wanted
+// events change, so the hot path (events unchanged) makes no epoll_ctl call.
+class Interest {
+ public:
+  void set(EventLoop& loop, int fd, uint32_t want, IoHandler* handler);
+  void forget(EventLoop& loop, int fd);  // before the fd is closed
+  uint32_t events() const { return events_; }
+
+ private:
+  bool registered_ = false;
+  uint32_t events_ = 0;
+};
+
 }  // namespace rpool

@@ -66,13 +66,7 @@ void ServerConn::update_interest() {
   uint32_t want = EPOLLRDHUP;
   if (state_ == State::connecting || !stream_.out().empty()) want |= EPOLLOUT;
   if (state_ != State::connecting && !(client_ && client_->output_backlogged())) want |= EPOLLIN;
-  if (!registered_) {
-    worker_.loop().add(stream_.fd(), want, this);
-    registered_ = true;
-  } else if (want != interest_) {
-    worker_.loop().modify(stream_.fd(), want, this);
-  }
-  interest_ = want;
+  interest_.set(worker_.loop(), stream_.fd(), want, this);
 }
 
 void ServerConn::send_raw(const std::string& bytes) {
@@ -470,7 +464,7 @@ void ServerConn::close(const char* reason) {
   if (was_idle) pool_.server_gone(this);
   set_state(State::closed);
   if (stream_.fd() >= 0) {
-    if (registered_) worker_.loop().remove(stream_.fd());
+    interest_.forget(worker_.loop(), stream_.fd());
     // Terminate politely when the connection is healthy, so Postgres does not log an unexpected EOF.
     if (was_idle) {
       std::string bye = pg::MessageBuilder(pg::kTerminate).finish();

@@ -84,8 +84,7 @@ class ServerConn : public IoHandler {
   Stream stream_;
   State state_ = State::connecting;
   ClientConn* client_ = nullptr;
-  uint32_t interest_ = 0;
-  bool registered_ = false;
+  Interest interest_;
   int pending_ready_ = 0;   // ReadyForQuery messages still owed for what was forwarded
   char tx_status_ = 'I';
   bool tail_synced_ = true;
