@@ -59,3 +59,8 @@ if(TARGET rpool)
   set_tests_properties(hardening/integration/access PROPERTIES
     ENVIRONMENT "RPOOL_BIN=${CMAKE_BINARY_DIR}/rpool" TIMEOUT 300 RESOURCE_LOCK rpool_integration)
 endif()
+
+# --- the pure check logic of the soak script bench/soak.py (issue 7); no Postgres, under a second.
+add_test(NAME hardening/soak_checks
+         COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_soak_checks.py)
+set_tests_properties(hardening/soak_checks PROPERTIES TIMEOUT 60)
