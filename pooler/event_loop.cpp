@@ -43,20 +43,25 @@ int64_t EventLoop::now_us() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
-void EventLoop::run(int tick_ms, const std::function<void()>& tick, const std::function<void()>& after_batch) {
-  running_ = true;
+int EventLoop::poll_once(int timeout_ms) {
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
+  int n = epoll_wait(epfd_, events, kMaxEvents, timeout_ms);
+  if (n < 0) {
+    if (errno == EINTR) return 0;
+    die("epoll_wait failed: %s", strerror(errno));
+  }
+  for (int i = 0; i < n; ++i) static_cast<IoHandler*>(events[i].data.ptr)->on_io(events[i].events);
+  return n;
+}
+
+void EventLoop::run(int tick_ms, const std::function<void()>& tick, const std::function<void()>& after_batch) {
+  running_ = true;
   int64_t next_tick = now_us() + tick_ms * 1000;
   while (running_) {
     int64_t wait_ms = (next_tick - now_us()) / 1000;
     if (wait_ms < 0) wait_ms = 0;
-    int n = epoll_wait(epfd_, events, kMaxEvents, static_cast<int>(wait_ms));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      die("epoll_wait failed: %s", strerror(errno));
-    }
-    for (int i = 0; i < n; ++i) static_cast<IoHandler*>(events[i].data.ptr)->on_io(events[i].events);
+    poll_once(static_cast<int>(wait_ms));
     after_batch();
     if (now_us() >= next_tick) {
       tick();

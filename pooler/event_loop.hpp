@@ -28,6 +28,9 @@ class EventLoop {
   // Runs until stop(). tick runs about every tick_ms; after_batch runs after each epoll_wait batch
   // (the place to free connections closed during the batch, so no handler sees a freed object).
   void run(int tick_ms, const std::function<void()>& tick, const std::function<void()>& after_batch);
+  // One epoll_wait (at most timeout_ms; 0: do not wait) and its handlers; returns how many fds had events.
+  // run() is a loop of these; a test harness can drive a worker one batch at a time with it.
+  int poll_once(int timeout_ms);
   void stop() { running_ = false; }
 
   static int64_t now_us();  // monotonic

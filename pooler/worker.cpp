@@ -275,6 +275,12 @@ void Worker::server_closed(ServerConn* server) {
   if (servers_.erase(server)) closed_servers_.push_back(server);
 }
 
+int Worker::step(int timeout_ms) {
+  int n = loop_.poll_once(timeout_ms);
+  free_closed();
+  return n;
+}
+
 void Worker::free_closed() {
   for (ClientConn* c : closed_clients_) delete c;
   closed_clients_.clear();

@@ -29,6 +29,9 @@ class Worker {
 
   // Opens the listeners, writes one byte to ready_fd, runs until shutdown. Returns the exit code.
   int run(int ready_fd);
+  // One batch of the event loop (waits at most timeout_ms), then frees the connections closed in it, as run()
+  // does; no janitor tick. For harnesses that drive a worker without run() (fuzz/fuzz_session.cpp).
+  int step(int timeout_ms);
 
   const Config& config() const { return config_; }
   EventLoop& loop() { return loop_; }
