@@ -359,6 +359,11 @@ void ServerConn::relay_to_client() {
       continue;
     }
     if (type == pg::kReadyForQuery) {
+      // Its length is always 5: relaying up to 1 + len after reading only 6 bytes would run past the buffer.
+      if (len != 5) {
+        close("server sent a ReadyForQuery with a bad length");
+        return;
+      }
       if (n - pos < 6) break;
       tx_status_ = p[pos + 5];
       if (pending_ready_ > 0 && --pending_ready_ == 0)
