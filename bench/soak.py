@@ -367,6 +367,10 @@ def run(args):
                             last.get("client_sockets"), last.get("server_sockets"))
             fds["peak_client_sockets"] = max(s["client_sockets"] for s in series)
             fds["peak_server_sockets"] = max(s["server_sockets"] for s in series)
+            settle = [s for s in samples if s["role"] == role and s["phase"] == "settle"]
+            for kind in ("client_sockets", "server_sockets"):  # seconds after the load until none was left
+                gone = [s["t"] for s in settle if s[kind] == 0]
+                fds[kind + "_gone_after_s"] = round(gone[0] - load_end, 1) if gone else None
             summary["fds"][role] = fds
             ok &= fds["ok"]
         unexpected, provoked = scan_rpool_log(rpool_log, EXPECTED_LOG)
@@ -416,7 +420,8 @@ def report(summary):
     for role, d in summary["fds"].items():
         print(f"[{verdict(d['ok'])}] {role:<10} baseline {d['baseline']}, peak {d['peak']} (client sockets "
               f"{d['peak_client_sockets']}, server sockets {d['peak_server_sockets']}), end {d['end']} (client "
-              f"sockets {d['client_sockets_end']}, server sockets {d['server_sockets_end']})")
+              f"sockets {d['client_sockets_end']}, server sockets {d['server_sockets_end']}); no client socket "
+              f"{d['client_sockets_gone_after_s']} s after the load, no server socket {d['server_sockets_gone_after_s']} s")
     print(f"[{verdict(not summary['workers_restarted'])}] workers restarted: {summary['workers_restarted']}")
     lines = summary["rpool_log_unexpected"]
     print(f"[{verdict(not lines)}] rpool log: {len(lines)} unexpected error lines, "
@@ -463,6 +468,7 @@ def main():
     def on_term(signo, frame):
         raise Interrupted()
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C stops it even if started with SIGINT ignored
     try:
         ok, summary, _ = run(args)
     except (KeyboardInterrupt, Interrupted):
