@@ -1,6 +1,7 @@
 // A worker process: opens its own SO_REUSEPORT listener, accepts clients and runs their pools on one event loop.
 #include "pooler/worker.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -115,6 +116,8 @@ int Worker::run(int ready_fd) {
     }
   }
 
+  spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0) log_warn("open(/dev/null) failed: %s", strerror(errno));
   check_command();  // a worker started during a PAUSE is paused too
   char ready = 'R';
   if (write(ready_fd, &ready, 1) != 1) log_warn("write() to the supervisor's ready pipe failed: %s", strerror(errno));
@@ -142,8 +145,13 @@ void Worker::on_accept(int listen_fd, bool is_unix) {
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-      if (errno == ECONNABORTED) continue;
-      log_error("accept4() failed: %s", strerror(errno));
+      int err = errno;
+      if (err == ECONNABORTED) continue;
+      if (err == EMFILE || err == ENFILE) {
+        if (refuse_at_fd_limit(listen_fd, err)) continue;
+        return;
+      }
+      log_error("accept4() failed: %s", strerror(err));
       return;
     }
     if (!is_unix) set_nodelay(fd);
@@ -151,6 +159,40 @@ void Worker::on_accept(int listen_fd, bool is_unix) {
     auto* client = new ClientConn(*this, fd, is_unix);
     clients_.insert(client);
   }
+}
+
+bool Worker::refuse_at_fd_limit(int listen_fd, int accept_errno) {
+  // A connection left in the listen queue would wake the level-triggered loop again at once (a busy loop) and
+  // its client would wait unanswered. So give up the spare descriptor, take the connection, say why, close it.
+  bool took = false;
+  if (spare_fd_ >= 0) {
+    ::close(spare_fd_);
+    spare_fd_ = -1;
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      took = true;
+      ++fd_limit_refused_;
+      // Read what the client has sent (its startup packet), so that close() ends with FIN, not with a RST that
+      // could reach the client before the error does.
+      char sink[4096];
+      for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+      }
+      std::string msg = pg::error_response("FATAL", "53300", "no more connections allowed (too many open files)");
+      ssize_t ignored = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)ignored;
+      ::close(fd);
+    }
+    spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  int64_t now = EventLoop::now_us();
+  if (now - fd_limit_logged_us_ >= 1000000) {  // one line a second, not one per wake-up
+    log_error("accept4() failed: %s; %llu connections refused with 53300 since the last report%s",
+              strerror(accept_errno), static_cast<unsigned long long>(fd_limit_refused_),
+              spare_fd_ < 0 ? " (no spare descriptor: connections wait in the listen queue)" : "");
+    fd_limit_logged_us_ = now;
+    fd_limit_refused_ = 0;
+  }
+  return took;
 }
 
 void Worker::on_signal() {

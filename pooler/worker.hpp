@@ -86,6 +86,9 @@ class Worker {
   void open_private_socket();
   void check_command();
   void apply_command(Command kind, const std::string& db);
+  // At the file-descriptor limit: takes one pending connection with the spare descriptor and refuses it with
+  // an error. False when there was nothing to take.
+  bool refuse_at_fd_limit(int listen_fd, int accept_errno);
 
   Config config_;
   int index_;
@@ -108,6 +111,9 @@ class Worker {
   int private_fd_ = -1;
   int worker_unix_fd_ = -1;  // unix_socket_dir/rpool-PORT-wN/.s.PGSQL.PORT: reaches this worker only
   int signal_fd_ = -1;
+  int spare_fd_ = -1;  // /dev/null, given up for a moment so one more accept() works at the fd limit
+  int64_t fd_limit_logged_us_ = 0;
+  uint64_t fd_limit_refused_ = 0;  // connections refused at the fd limit since the last log line
   bool shutting_down_ = false;
   int64_t shutdown_deadline_us_ = 0;
   int64_t started_unix_ = 0;
