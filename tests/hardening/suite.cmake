@@ -64,3 +64,12 @@ endif()
 add_test(NAME hardening/soak_checks
          COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_soak_checks.py)
 set_tests_properties(hardening/soak_checks PROPERTIES TIMEOUT 60)
+
+# --- faults under pgbench load (issue 7): Postgres restarts, terminated backends, a killed worker, slow
+# consumers, clients vanishing in transactions, a storm past max_client_conn, the fd limit. About 80 s.
+if(TARGET rpool)
+  add_test(NAME hardening/integration/faults
+           COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_faults.py)
+  set_tests_properties(hardening/integration/faults PROPERTIES
+    ENVIRONMENT "RPOOL_BIN=${CMAKE_BINARY_DIR}/rpool" TIMEOUT 400 RESOURCE_LOCK rpool_integration)
+endif()
