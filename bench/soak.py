@@ -12,7 +12,8 @@ Checks, printed at the end (exit 0 if all pass, 1 if any fails, 2 if a program i
           must be gone at once, server sockets once that timeout passes);
   errors  rpool's log has no WARNING/ERROR/FATAL line and no abnormal client disconnect (EXPECTED_LOG lists
           what this test provokes: nothing), Postgres's log no ERROR/FATAL/PANIC/WARNING, both pgbench runs end
-          with status 0 and no failed transaction, and no worker was restarted.
+          with status 0 and no failed transaction, no worker was restarted, and every server session Postgres
+          counted for the database (pg_stat_database) ended cleanly (none abandoned, fatal or killed).
 
 Usage: /usr/bin/python3 bench/soak.py [--duration 600] [--rpool build-soak/rpool] [--out soak-out]
 Needs root (Postgres is started as `postgres` through runuser), PostgreSQL 15 and pgbench.
@@ -115,6 +116,15 @@ def scan_rpool_log(text, expected=()):
 
 def scan_pg_log(text):
     return [line for line in text.splitlines() if _PG_LEVEL.search(line)]
+
+
+def check_sessions(before, after):
+    """Postgres's pg_stat_database session counters (sessions, abandoned, fatal, killed) before the load and
+    after the servers closed: the server connections rpool opened, and whether each ended cleanly (rpool
+    sends Terminate before closing a healthy server, so none should be abandoned, fatal or killed)."""
+    delta = [a - b for a, b in zip(after, before)]
+    return {"opened": delta[0], "abandoned": delta[1], "fatal": delta[2], "killed": delta[3],
+            "ok": delta[1] == delta[2] == delta[3] == 0}
 
 
 def parse_pgbench(text):
@@ -276,6 +286,9 @@ def run(args):
             samples.extend(rows)
             return rows
 
+        sessions_sql = ("SELECT sessions, sessions_abandoned, sessions_fatal, sessions_killed FROM pg_stat_database "
+                        "WHERE datname = 'bench'")
+        sessions_before = [int(x) for x in pg.sql(sessions_sql)[0]]
         # Baseline: a few samples before any client connects (they must agree; the last one counts).
         for _ in range(3):
             baseline_rows = take("baseline")
@@ -321,6 +334,7 @@ def run(args):
         settle_s = time.monotonic() - settle_start
         end_rows = {r["role"]: r for r in rows}
 
+        sessions_after = [int(x) for x in pg.sql(sessions_sql)[0]]
         # Figures from the admin console, after the descriptor count (its own connection would be counted).
         try:
             summary["show_workers"] = pool.admin("SHOW WORKERS")
@@ -349,9 +363,9 @@ def run(args):
             ok &= figures["ok"]
             summary["pgbench"][name] = figures
         # A short run keeps two separate windows: the reference starts at most half-way, each window is at most
-        # a third of what follows it.
+        # a third of what follows it, but at least one sampling interval (so it holds a sample).
         warmup = min(args.warmup, (load_end - load_start) / 2)
-        window = min(args.window, (load_end - load_start - warmup) / 3)
+        window = max(min(args.window, (load_end - load_start - warmup) / 3), args.interval)
         summary["warmup_s"], summary["window_s"] = warmup, window
         summary["memory"], summary["fds"] = {}, {}
         for role, pid in procs:
@@ -373,6 +387,8 @@ def run(args):
                 fds[kind + "_gone_after_s"] = round(gone[0] - load_end, 1) if gone else None
             summary["fds"][role] = fds
             ok &= fds["ok"]
+        summary["server_sessions"] = check_sessions(sessions_before, sessions_after)
+        ok &= summary["server_sessions"]["ok"]
         unexpected, provoked = scan_rpool_log(rpool_log, EXPECTED_LOG)
         pg_errors = scan_pg_log(pg_log)
         summary.update({"rpool_log_unexpected": unexpected, "rpool_log_expected": provoked,
@@ -422,6 +438,9 @@ def report(summary):
               f"{d['peak_client_sockets']}, server sockets {d['peak_server_sockets']}), end {d['end']} (client "
               f"sockets {d['client_sockets_end']}, server sockets {d['server_sockets_end']}); no client socket "
               f"{d['client_sockets_gone_after_s']} s after the load, no server socket {d['server_sockets_gone_after_s']} s")
+    ss = summary["server_sessions"]
+    print(f"[{verdict(ss['ok'])}] server connections rpool opened to Postgres: {ss['opened']} (abandoned "
+          f"{ss['abandoned']}, fatal {ss['fatal']}, killed {ss['killed']}; from pg_stat_database)")
     print(f"[{verdict(not summary['workers_restarted'])}] workers restarted: {summary['workers_restarted']}")
     lines = summary["rpool_log_unexpected"]
     print(f"[{verdict(not lines)}] rpool log: {len(lines)} unexpected error lines, "

@@ -66,6 +66,14 @@ def test_fds_back_to_baseline():
     assert not soak.check_fds(10, 25, None, None, None)["ok"]  # the process was gone at the end
 
 
+def test_server_sessions():
+    # 1 session before (pgbench -i), 41 after with nothing abandoned: rpool opened 40, all ended cleanly.
+    assert soak.check_sessions([1, 0, 0, 0], [41, 0, 0, 0]) == {"opened": 40, "abandoned": 0, "fatal": 0,
+                                                                "killed": 0, "ok": True}
+    assert not soak.check_sessions([1, 0, 0, 0], [41, 2, 0, 0])["ok"]  # two dropped without a Terminate
+    assert not soak.check_sessions([1, 0, 0, 0], [41, 0, 0, 1])["ok"]
+
+
 LOG = """\
 2026-11-23 10:00:00.000 UTC [100] supervisor LOG: rpool running: 2 workers on 127.0.0.1:6432, pool_mode=transaction
 2026-11-23 10:00:00.100 UTC [101] worker 0 LOG: listening on 127.0.0.1:6432 (SO_REUSEPORT)
