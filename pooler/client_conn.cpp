@@ -370,7 +370,6 @@ void ClientConn::relay_to_server() {
     }
     size_t pos = 0;
     int expected = 0;
-    bool ends_at_sync = true;
     while (!terminate && pos < n) {
       if (skip_ > 0) {
         size_t take = std::min<size_t>(skip_, n - pos);
@@ -393,14 +392,13 @@ void ClientConn::relay_to_server() {
       bool syncs = type == pg::kQuery || type == pg::kSync || type == pg::kFunctionCall;
       if (syncs) ++expected;
       if (type == pg::kQuery || type == pg::kExecute) ++pool_->counters().query_count;
-      ends_at_sync = syncs;
+      ends_turn_ = syncs || type == pg::kCopyDone || type == pg::kCopyFail;
       pos += 5;
       skip_ = len - 4;
-      if (skip_ > 0) ends_at_sync = syncs && n - pos >= skip_;
     }
     if (pos > 0) {
       pool_->counters().bytes_received += pos;
-      server_->send_from_client(p, pos, expected, ends_at_sync && skip_ == 0);
+      server_->send_from_client(p, pos, expected, ends_turn_ && skip_ == 0);
       if (state_ == State::closed) return;  // the server failed and took this client with it
       in.consume(pos);
     }

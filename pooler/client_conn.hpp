@@ -96,6 +96,9 @@ class ClientConn : public IoHandler {
   std::string admin_sql_;
   Interest interest_;
   uint32_t skip_ = 0;  // bytes of the current message still to relay
+  // The last message relayed (whole or in part) ends the client's turn: Query, Sync, FunctionCall, or the
+  // CopyDone/CopyFail of a simple-query COPY. Kept across reads: a read may hold only the rest of a message.
+  bool ends_turn_ = true;
   std::string user_;
   std::string database_;
   ParamSet wanted_;  // session parameters this client expects on any server

@@ -34,7 +34,8 @@ class ServerConn : public IoHandler {
   // The linked client went away. A server that is not clean is closed, never reused.
   void client_gone();
   // Client bytes to forward; counts the messages that each produce one ReadyForQuery.
-  // ends_at_sync: the bytes end right after a Sync/Query/FunctionCall, so a ReadyForQuery may end the turn.
+  // ends_at_sync: the bytes end right after a Sync/Query/FunctionCall (or the CopyDone/CopyFail of a COPY), so a
+  // ReadyForQuery may end the turn.
   void send_from_client(const char* data, size_t n, int expected_ready, bool ends_at_sync);
   bool output_backlogged() const;
   void resume_reading() { update_interest(); }
@@ -43,8 +44,11 @@ class ServerConn : public IoHandler {
 
   State state() const { return state_; }
   const char* state_name() const;
+  // Nothing owed either way, not in a transaction, and not inside a message from the server (a partial one
+  // would reach the next client).
   bool clean() const {
-    return pending_ready_ == 0 && tx_status_ == 'I' && tail_synced_ && state_ != State::closed;
+    return pending_ready_ == 0 && tx_status_ == 'I' && tail_synced_ && skip_ == 0 && stream_.in().empty() &&
+           state_ != State::closed;
   }
   Pool& pool() { return pool_; }
   int generation() const { return generation_; }

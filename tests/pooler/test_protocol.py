@@ -49,6 +49,27 @@ def test_copy_in_and_out(make_rpool, mode):
     c.close()
 
 
+def test_copy_in_gives_the_server_back_in_transaction_mode(make_rpool):
+    # Transaction pooling returns the server at the ReadyForQuery 'I' that ends a transaction (PgBouncer's
+    # pool_mode docs); COPY FROM STDIN ends with the client's CopyDone, not with a Sync. Expected: a second client
+    # of a one-server pool is served while the first stays connected and idle after its COPY. rpool kept the
+    # server linked until the first client's next query (found while writing fuzz/fuzz_session.cpp); the second
+    # client then waited for query_wait_timeout and got an error.
+    rp = make_rpool(workers=1, pool_mode="transaction",
+                    settings={"default_pool_size": "1", "query_wait_timeout": "3"})
+    a = rp.connect()
+    a.autocommit = True
+    with a.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS copy_release (a int)")
+        cur.execute("TRUNCATE copy_release")
+        cur.copy_expert("COPY copy_release FROM STDIN", io.StringIO("1\n2\n"))
+    b = rp.connect()
+    b.autocommit = True
+    assert one(b, "SELECT count(*) FROM copy_release") == 2
+    a.close()
+    b.close()
+
+
 def test_notices_errors_and_big_results(make_rpool):
     rp = make_rpool(workers=1)
     c = rp.connect()
