@@ -157,3 +157,117 @@ write("config", "numbers.ini", "[rpool]\nauth_type = trust\nlisten_port = 99999\
       "query_timeout = 1e3\nworkers = -1\n")
 write("config", "crlf.ini", "[rpool]\r\nauth_type = trust\r\n; comment\r\n# comment\r\n")
 write("config", "no_section.ini", "listen_port = 6432\n")
+
+# --- session: options byte (pool mode in bits 0-1, piece size selector in bits 2-4, application_name in bit 5,
+# early hang-up in bit 6), 2-byte length of the client part, the client's messages after login, then what
+# Postgres answers after its login reply (see fuzz/fuzz_session.cpp). Realistic conversations, then broken ones.
+SESSION, TRANSACTION, STATEMENT, NO_RESET = 0, 1, 2, 3
+APP_NAME, HANG_UP_EARLY = 1 << 5, 1 << 6
+
+
+def cstr(s):
+    return s.encode() + b"\0"
+
+
+def q(sql):
+    return msg(b"Q", cstr(sql))
+
+
+def ready(status):
+    return msg(b"Z", status)
+
+
+def complete(tag):
+    return msg(b"C", cstr(tag))
+
+
+def row_description(*names):
+    # table oid, column number, type oid (int4), size, type modifier, format
+    return msg(b"T", struct.pack("!H", len(names)) +
+               b"".join(cstr(n) + struct.pack("!IhIhih", 0, 0, 23, 4, -1, 0) for n in names))
+
+
+def data_row(*values):
+    return msg(b"D", struct.pack("!H", len(values)) +
+               b"".join(struct.pack("!i", -1) if v is None else struct.pack("!I", len(v)) + v for v in values))
+
+
+def error(severity, code, text):
+    return msg(b"E", b"S" + cstr(severity) + b"V" + cstr(severity) + b"C" + cstr(code) + b"M" + cstr(text) + b"\0")
+
+
+def notice(text):
+    return msg(b"N", b"SNOTICE\0VNOTICE\0C00000\0M" + cstr(text) + b"\0")
+
+
+def session(name, options, client, server):
+    write("session", name + ".bin", bytes([options]) + struct.pack("!H", len(client)) + client + server)
+
+
+select_1 = row_description("?column?") + data_row(b"1") + complete("SELECT 1") + ready(b"I")
+parse = msg(b"P", cstr("") + cstr("select $1::int") + struct.pack("!HI", 1, 23))
+bind = msg(b"B", cstr("") + cstr("") + struct.pack("!HH", 1, 0) + struct.pack("!HI", 1, 2) + b"42" + struct.pack("!HH", 1, 0))
+describe = msg(b"D", b"P" + cstr(""))
+execute = msg(b"E", cstr("") + struct.pack("!I", 0))
+sync = msg(b"S", b"")
+flush = msg(b"H", b"")
+terminate = msg(b"X", b"")
+extended = parse + bind + describe + execute + sync
+extended_reply = msg(b"1", b"") + msg(b"2", b"") + row_description("int4") + data_row(b"42") + complete("SELECT 1") + ready(b"I")
+copy_in = q("COPY t FROM STDIN") + msg(b"d", b"1\tone\n") + msg(b"d", b"2\ttwo\n") + msg(b"c", b"")
+copy_in_reply = msg(b"G", struct.pack("!bH", 0, 2) + struct.pack("!HH", 0, 0)) + complete("COPY 2") + ready(b"I")
+copy_out = q("COPY t TO STDOUT")
+copy_out_reply = (msg(b"H", struct.pack("!bH", 0, 2) + struct.pack("!HH", 0, 0)) + msg(b"d", b"1\tone\n") +
+                  msg(b"d", b"2\ttwo\n") + msg(b"c", b"") + complete("COPY 2") + ready(b"I"))
+error_in_tx = q("BEGIN") + q("select 1/0") + q("select 1") + q("ROLLBACK")
+error_in_tx_reply = (complete("BEGIN") + ready(b"T") + error("ERROR", "22012", "division by zero") + ready(b"E") +
+                     error("ERROR", "25P02", "current transaction is aborted") + ready(b"E") +
+                     complete("ROLLBACK") + ready(b"I"))
+begin_commit = q("BEGIN") + q("insert into t values (1)") + q("COMMIT")
+begin_commit_reply = (complete("BEGIN") + ready(b"T") + complete("INSERT 0 1") + ready(b"T") + complete("COMMIT") +
+                      ready(b"I"))
+listen = q("SET application_name = 'web'; LISTEN jobs")
+listen_reply = (complete("SET") + msg(b"S", cstr("application_name") + cstr("web")) + notice("hello") +
+                complete("LISTEN") + ready(b"I") + msg(b"A", struct.pack("!I", 4242) + cstr("jobs") + cstr("42")))
+prepared = (msg(b"P", cstr("s1") + cstr("select 1") + struct.pack("!H", 0)) + msg(b"D", b"S" + cstr("s1")) + flush +
+            msg(b"C", b"S" + cstr("s1")) + sync)
+prepared_reply = (msg(b"1", b"") + msg(b"t", struct.pack("!H", 0)) + row_description("?column?") + msg(b"3", b"") +
+                  ready(b"I"))
+conversations = {
+    "simple_query": (q("select 1"), select_1),
+    "extended_pipeline": (extended + extended, extended_reply + extended_reply),
+    "copy_in": (copy_in, copy_in_reply),
+    "copy_in_fail": (q("COPY t FROM STDIN") + msg(b"f", cstr("client gave up")),
+                     msg(b"G", struct.pack("!bH", 0, 0)) + error("ERROR", "57014", "COPY from stdin failed") + ready(b"I")),
+    "copy_out": (copy_out, copy_out_reply),
+    "error_mid_transaction": (error_in_tx, error_in_tx_reply),
+    "begin_commit": (begin_commit, begin_commit_reply),
+    "listen_notice_parameter": (listen, listen_reply),
+    "prepared_flush_close": (prepared, prepared_reply),
+    "empty_query": (q(""), msg(b"I", b"") + ready(b"I")),
+    "function_call": (msg(b"F", struct.pack("!IHHIHI", 1598, 0, 1, 4, 0, 0) + b"\0\0"),  # oid, formats, 1 arg, ...
+                      msg(b"V", struct.pack("!I", 4) + b"\0\0\0\1") + ready(b"I")),
+}
+for name, (client, server) in conversations.items():
+    session(name, SESSION, client, server)
+    session(name + "_tx", TRANSACTION | 3 << 2, client, server)
+    session(name + "_stmt", STATEMENT | 5 << 2, client, server)
+session("simple_query_then_terminate", TRANSACTION, q("select 1") + terminate, select_1)
+session("simple_query_app_name", SESSION | APP_NAME, q("select 1"),
+        complete("SET") + msg(b"S", cstr("application_name") + cstr("fuzz")) + ready(b"I") + select_1)
+session("begin_commit_bytewise", TRANSACTION | 1 << 2, begin_commit, begin_commit_reply)
+session("begin_left_open_hang_up", TRANSACTION | HANG_UP_EARLY, q("BEGIN"), complete("BEGIN") + ready(b"T"))
+session("reset_query_answered_late", SESSION | HANG_UP_EARLY, q("select 1"),
+        select_1 + complete("DISCARD ALL") + ready(b"I"))
+session("no_reset_query", NO_RESET | 2 << 2, q("select 1") + q("select 2"), select_1 + select_1)
+session("statement_mode_begin", STATEMENT, q("BEGIN") + q("select 1"), complete("BEGIN") + ready(b"T"))
+session("two_transactions_pieces", TRANSACTION | 6 << 2, q("select 1") + extended, select_1 + extended_reply)
+session("idle_server_notification", TRANSACTION | HANG_UP_EARLY, q("select 1"),
+        select_1 + msg(b"A", struct.pack("!I", 4242) + cstr("jobs") + cstr("")) +
+        error("FATAL", "57P01", "terminating connection due to administrator command"))
+session("client_bad_length", TRANSACTION, q("select 1") + b"Q" + struct.pack("!I", 3), select_1)
+session("client_huge_length", SESSION, b"Q" + struct.pack("!I", 0x7FFFFFFF) + b"select", b"")
+session("server_bad_length", SESSION, q("select 1"), b"T" + struct.pack("!I", 2) + b"xx")
+session("server_truncated", TRANSACTION | 4 << 2, q("select 1"), select_1[:20])
+session("server_garbage", SESSION, q("select 1"), b"\xff\x00\x00\x00\x08garbage!" + ready(b"X"))
+session("ready_for_query_bad_length", TRANSACTION, q("select 1"), b"Z" + struct.pack("!I", 6) + b"II")
