@@ -20,7 +20,7 @@ case "$kind" in
     flags+=" -fno-sanitize-recover=all"
     compiler=(-DCMAKE_CXX_COMPILER=/usr/bin/clang++-14)
     mode=fuzz
-    targets=(fuzz_scenario fuzz_protocol fuzz_config test_sim test_models test_scenarios test_pooler)
+    targets=(fuzz_scenario fuzz_protocol fuzz_config fuzz_session test_sim test_models test_scenarios test_pooler)
     ;;
   tsan)
     out=${2:-$src/build/tsan}

@@ -32,7 +32,7 @@ add_test(NAME hardening/build/asan COMMAND ${hardening_src}/fuzz/build.sh asan $
 set_tests_properties(hardening/build/asan PROPERTIES FIXTURES_SETUP hardening_asan PROCESSORS 2 TIMEOUT 1800)
 
 # 60 s each, as issue 7 asks.
-foreach(target scenario protocol config)
+foreach(target scenario protocol config session)
   add_test(NAME hardening/fuzz/${target} COMMAND ${hardening_src}/fuzz/run.sh ${target} 60 ${hardening_asan_dir})
   set_tests_properties(hardening/fuzz/${target} PROPERTIES
     FIXTURES_REQUIRED hardening_asan TIMEOUT 300
