@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds one of the two sanitizer builds of the repository, next to the ordinary g++ build.
 #   fuzz/build.sh asan [BUILD_DIR]   clang-14, AddressSanitizer + UndefinedBehaviorSanitizer + libFuzzer coverage:
-#                                     the three fuzzers and the Catch2 unit tests (default dir: build/fuzz)
+#                                     the fuzzers, the Catch2 unit tests, the rpsim and rpool binaries and
+#                                     the Python package (default dir: build/fuzz)
 #   fuzz/build.sh tsan [BUILD_DIR]   g++, ThreadSanitizer: the parallel replication test (default dir: build/tsan)
 # Both reuse the project's own CMake files (configured with RPSIM_SANITIZER_BUILD) and build only the targets
 # they need, so a second configuration costs a few seconds and nothing outside these targets is compiled.
@@ -20,7 +21,11 @@ case "$kind" in
     flags+=" -fno-sanitize-recover=all"
     compiler=(-DCMAKE_CXX_COMPILER=/usr/bin/clang++-14)
     mode=fuzz
-    targets=(fuzz_scenario fuzz_protocol fuzz_config fuzz_session test_sim test_models test_scenarios test_pooler)
+    targets=(fuzz_scenario fuzz_protocol fuzz_config fuzz_session test_sim test_models test_scenarios test_pooler
+             rpsim rpool rpsim_python)
+    # The Python module is loaded by Debian's unsanitized python3, so it cannot carry the static ASan runtime
+    # that executables get: it links the shared one, which the tests preload (tests/hardening/sanitized_run.sh).
+    module_flags="$flags -shared-libasan"
     ;;
   tsan)
     out=${2:-$src/build/tsan}
@@ -28,6 +33,7 @@ case "$kind" in
     compiler=(-DCMAKE_CXX_COMPILER=/usr/bin/g++)
     mode=thread
     targets=(hardening_tsan_replications)
+    module_flags=$flags
     ;;
   *) echo "fuzz/build.sh: unknown build '$kind' (asan or tsan)" >&2; exit 2 ;;
 esac
@@ -41,5 +47,6 @@ if [ ! -f "$out/CMakeCache.txt" ] && command -v ninja >/dev/null; then generator
 cmake -S "$src" -B "$out" "${generator[@]}" "${compiler[@]}" \
   -DCMAKE_BUILD_TYPE=Sanitize -DRPSIM_SANITIZER_BUILD=$mode \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" \
+  -DCMAKE_MODULE_LINKER_FLAGS="$module_flags" \
   -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 cmake --build "$out" -j "$jobs" --target "${targets[@]}"
