@@ -178,6 +178,7 @@ class Session {
   int client_ = -1;
   bool client_eof_ = false;
   bool hung_up_ = false;
+  bool rpool_closed_first_ = false;  // rpool closed the client before it hung up
   std::string client_sent_;  // after the startup packet
   std::string client_got_;
   std::vector<Fake> fakes_;
@@ -242,7 +243,10 @@ bool Session::serve() {
     if (send(f.fd, reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size()))
       fail("fake Postgres login reply write", errno);
   }
-  if (fds[1].revents) take(client_, client_got_, client_eof_);
+  if (fds[1].revents) {
+    take(client_, client_got_, client_eof_);
+    if (client_eof_ && !hung_up_) rpool_closed_first_ = true;
+  }
   if (fds[0].revents) {
     for (;;) {
       sockaddr_in peer{};
@@ -446,14 +450,31 @@ void Session::check_relayed() {
   }
 }
 
+// Well framed: every length at least 4 (a truncated tail is what a client sees when the connection ends inside a
+// message). When rpool closes the client with a FATAL error, that error starts where a message starts: glued to a
+// partially relayed message, the client would read it as the rest of that message (e.g. as row data).
 void Session::check_client_framing() {
   const std::string& g = client_got_;
-  for (size_t at = 0; g.size() - at >= 5;) {
+  size_t fatal_at = g.size();  // where a final ErrorResponse with severity FATAL starts, if the stream ends with one
+  if (rpool_closed_first_ && g.size() >= 12) {
+    for (size_t j = g.size() - 11; j-- > 0;) {  // the smallest one: 'E', its length, "SFATAL\0"
+      if (g[j] == 'E' && rpool::pg::read_u32(g.data() + j + 1) == g.size() - j - 1 &&
+          g.compare(j + 5, 7, std::string("SFATAL\0", 7)) == 0) {
+        fatal_at = j;
+        break;
+      }
+    }
+  }
+  size_t at = 0;
+  while (g.size() - at >= 5) {
+    if (at >= fatal_at) break;
     uint32_t len = rpool::pg::read_u32(g.data() + at + 1);
     if (len < 4) fail("the client received a message with a length below 4", static_cast<long>(at));
-    if (g.size() - at - 1 < len) break;  // a truncated tail: the connection ended inside a message
+    if (g.size() - at - 1 < len) break;
     at += 1 + len;
   }
+  if (fatal_at < g.size() && at != fatal_at)
+    fail("rpool's FATAL error reached the client inside a relayed message", static_cast<long>(fatal_at));
 }
 
 void Session::run(uint8_t options, std::string_view client_part, std::string_view server_part) {

@@ -341,8 +341,9 @@ void ClientConn::on_server_released() {
 }
 
 void ClientConn::on_server_lost(const std::string& message) {
+  bool inside = server_ && server_->inside_message();
   server_ = nullptr;
-  fail("08006", message);
+  fail(inside ? "" : "08006", message);
 }
 
 void ClientConn::relay_to_server() {
@@ -451,7 +452,8 @@ void ClientConn::answer_admin() {
 
 void ClientConn::fail(const char* sqlstate, const std::string& message) {
   if (state_ == State::closed) return;
-  if (sqlstate && *sqlstate) {
+  // Inside a message relayed from the server, the client would read an error as the rest of that message.
+  if (sqlstate && *sqlstate && !(server_ && server_->inside_message())) {
     stream_.out().append(pg::error_response("FATAL", sqlstate, message));
     if (!stream_.flush()) { /* the peer is gone; nothing more to tell it */ }
   }

@@ -56,6 +56,8 @@ class ServerConn : public IoHandler {
   uint32_t backend_pid() const { return backend_pid_; }
   // For query_timeout and idle_transaction_timeout: is a result owed, since when; the transaction status.
   bool busy() const { return pending_ready_ > 0; }
+  // The linked client has received part of a message from this server (the rest is still to come).
+  bool inside_message() const { return skip_ > 0; }
   int64_t query_started_us() const { return query_started_us_; }
   char tx_status() const { return tx_status_; }
   uint32_t backend_key() const { return backend_key_; }
