@@ -82,6 +82,7 @@ void Worker::janitor_tick() {
   for (ServerConn* s : slow) s->connect_timed_out();
 
   if (private_fd_ < 0 && !shutting_down_) open_private_socket();
+  refusal_tick(now);
 
   if (!admin_waiting_.empty() && now - admin_asked_us_ >= 20000) {
     publish_stats();

@@ -62,8 +62,6 @@ Worker::Worker(Config config, int index, int generation, SharedBlock* shared, in
     : config_(std::move(config)), index_(index), generation_(generation), shared_(shared),
       shared_unix_fd_(shared_unix_fd) {}
 
-Worker::~Worker() = default;
-
 int Worker::run(int ready_fd) {
   log_set_role("worker " + std::to_string(index_));
   log_set_verbose(config_.verbose);
@@ -98,22 +96,15 @@ int Worker::run(int ready_fd) {
 
   tcp_fd_ = open_reuseport_listener(config_.listen_addr, config_.listen_port, config_.listen_backlog);
   if (tcp_fd_ < 0) return 1;
-  handlers_.push_back(std::make_unique<ListenHandler>(*this, tcp_fd_, false));
-  loop_.add(tcp_fd_, EPOLLIN, handlers_.back().get());
-  if (shared_unix_fd_ >= 0) {
-    handlers_.push_back(std::make_unique<ListenHandler>(*this, shared_unix_fd_, true));
-    loop_.add(shared_unix_fd_, EPOLLIN | EPOLLEXCLUSIVE, handlers_.back().get());
-  }
+  listen_on(tcp_fd_, EPOLLIN, false);
+  if (shared_unix_fd_ >= 0) listen_on(shared_unix_fd_, EPOLLIN | EPOLLEXCLUSIVE, true);
   open_private_socket();
   if (!config_.unix_socket_dir.empty()) {
     std::string dir = worker_unix_dir(config_, index_);
     if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) log_warn("mkdir(%s) failed: %s", dir.c_str(), strerror(errno));
     // Binding replaces the file of a predecessor still draining in a rolling restart; its own fd keeps working.
     worker_unix_fd_ = open_unix_listener(dir, config_.listen_port, config_.listen_backlog);
-    if (worker_unix_fd_ >= 0) {
-      handlers_.push_back(std::make_unique<ListenHandler>(*this, worker_unix_fd_, true));
-      loop_.add(worker_unix_fd_, EPOLLIN, handlers_.back().get());
-    }
+    if (worker_unix_fd_ >= 0) listen_on(worker_unix_fd_, EPOLLIN, true);
   }
 
   spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -135,9 +126,23 @@ void Worker::open_private_socket() {
   // While a predecessor drains in a rolling restart it still holds the name; retried by the janitor.
   private_fd_ =
       open_abstract_listener(worker_private_socket(config_.listen_port, index_, generation_).substr(1), true);
-  if (private_fd_ < 0) return;
-  handlers_.push_back(std::make_unique<ListenHandler>(*this, private_fd_, true));
-  loop_.add(private_fd_, EPOLLIN, handlers_.back().get());
+  if (private_fd_ >= 0) listen_on(private_fd_, EPOLLIN, true);
+}
+
+void Worker::listen_on(int fd, uint32_t events, bool is_unix) {
+  handlers_.push_back(std::make_unique<ListenHandler>(*this, fd, is_unix));
+  listeners_.push_back({fd, events, handlers_.back().get()});
+  if (accepting_) loop_.add(fd, events, handlers_.back().get());
+}
+
+void Worker::set_accepting(bool on) {
+  if (accepting_ == on) return;
+  accepting_ = on;
+  // Removed and added again rather than modified: EPOLLEXCLUSIVE registrations cannot be modified.
+  for (const Listener& l : listeners_) {
+    if (on) loop_.add(l.fd, l.events, l.handler);
+    else loop_.remove(l.fd);
+  }
 }
 
 void Worker::on_accept(int listen_fd, bool is_unix) {
@@ -147,10 +152,7 @@ void Worker::on_accept(int listen_fd, bool is_unix) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
       int err = errno;
       if (err == ECONNABORTED) continue;
-      if (err == EMFILE || err == ENFILE) {
-        if (refuse_at_fd_limit(listen_fd, err)) continue;
-        return;
-      }
+      if (err == EMFILE || err == ENFILE) return refuse_at_fd_limit(listen_fd, err);
       log_error("accept4() failed: %s", strerror(err));
       return;
     }
@@ -161,38 +163,95 @@ void Worker::on_accept(int listen_fd, bool is_unix) {
   }
 }
 
-bool Worker::refuse_at_fd_limit(int listen_fd, int accept_errno) {
-  // A connection left in the listen queue would wake the level-triggered loop again at once (a busy loop) and
-  // its client would wait unanswered. So give up the spare descriptor, take the connection, say why, close it.
-  bool took = false;
-  if (spare_fd_ >= 0) {
-    ::close(spare_fd_);
-    spare_fd_ = -1;
-    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      took = true;
-      ++fd_limit_refused_;
-      // Read what the client has sent (its startup packet), so that close() ends with FIN, not with a RST that
-      // could reach the client before the error does.
-      char sink[4096];
-      for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
-      }
-      std::string msg = pg::error_response("FATAL", "53300", "no more connections allowed (too many open files)");
-      ssize_t ignored = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      (void)ignored;
-      ::close(fd);
+// A connection taken with the spare descriptor at the fd limit. It is told 53300 once its startup packet is in:
+// libpq asks for SSL first and shows no error text given in answer to that (nor data sent after the "N" before
+// it asked), so the request gets its "N" and the error answers the startup packet, as Postgres does it.
+class Worker::Refusal : public IoHandler {
+ public:
+  Refusal(Worker& worker, int fd) : worker_(worker), fd_(fd), started_us_(EventLoop::now_us()) {}
+  int fd() const { return fd_; }
+  int64_t started_us() const { return started_us_; }
+
+  void on_io(uint32_t) override {
+    char buf[4096];
+    bool gone = false;
+    for (;;) {
+      ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0 && in_.size() < 64 * 1024) in_.append(buf, static_cast<size_t>(n));
+      if (n > 0) continue;
+      gone = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+      break;
     }
-    spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    while (in_.size() >= 8) {
+      uint32_t len = pg::read_u32(in_.data());
+      uint32_t code = pg::read_u32(in_.data() + 4);
+      if (len != 8 || (code != pg::kSslRequestCode && code != pg::kGssEncRequestCode)) break;
+      in_.erase(0, 8);
+      if (send(fd_, "N", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) gone = true;
+    }
+    if (in_.size() >= 8) worker_.end_refusal(true);  // a startup packet (or anything else): answer it
+    else if (gone) worker_.end_refusal(false);
   }
+
+ private:
+  Worker& worker_;
+  int fd_;
+  int64_t started_us_;
+  std::string in_;
+};
+
+Worker::~Worker() = default;  // here, where Refusal is complete
+
+void Worker::refuse_at_fd_limit(int listen_fd, int accept_errno) {
+  // A connection left in the listen queue would wake the level-triggered loop again at once (a busy loop) and
+  // its client would wait unanswered. So give up the spare descriptor, take the connection and refuse it with
+  // an error. Until that refusal is over and the spare is back, the listeners are off; one at a time.
   int64_t now = EventLoop::now_us();
   if (now - fd_limit_logged_us_ >= 1000000) {  // one line a second, not one per wake-up
-    log_error("accept4() failed: %s; %llu connections refused with 53300 since the last report%s",
-              strerror(accept_errno), static_cast<unsigned long long>(fd_limit_refused_),
-              spare_fd_ < 0 ? " (no spare descriptor: connections wait in the listen queue)" : "");
+    log_error("accept4() failed: %s; %llu connections refused with 53300 since the last report",
+              strerror(accept_errno), static_cast<unsigned long long>(fd_limit_refused_));
     fd_limit_logged_us_ = now;
     fd_limit_refused_ = 0;
   }
-  return took;
+  set_accepting(false);
+  if (refusal_) return;
+  if (spare_fd_ < 0) spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0) return;  // the janitor tries again
+  ::close(spare_fd_);
+  spare_fd_ = -1;
+  int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (spare_fd_ >= 0) set_accepting(true);
+    return;
+  }
+  ++fd_limit_refused_;
+  refusal_ = std::make_unique<Refusal>(*this, fd);
+  loop_.add(fd, EPOLLIN | EPOLLRDHUP, refusal_.get());
+}
+
+void Worker::end_refusal(bool tell) {
+  if (!refusal_) return;
+  int fd = refusal_->fd();
+  if (tell) {
+    std::string msg = pg::error_response("FATAL", "53300", "no more connections allowed (too many open files)");
+    ssize_t ignored = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+  }
+  loop_.remove(fd);
+  ::close(fd);
+  ended_refusals_.push_back(std::move(refusal_));  // freed after the batch: its on_io may be the caller
+  spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ >= 0) set_accepting(true);
+}
+
+void Worker::refusal_tick(int64_t now_us) {
+  // A client that sends nothing is answered anyway after a second; the listeners wait for it meanwhile.
+  if (refusal_ && now_us - refusal_->started_us() > 1000000) end_refusal(true);
+  if (!refusal_ && !accepting_ && !shutting_down_) {
+    if (spare_fd_ < 0) spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (spare_fd_ >= 0) set_accepting(true);
+  }
 }
 
 void Worker::on_signal() {
@@ -324,6 +383,7 @@ int Worker::step(int timeout_ms) {
 }
 
 void Worker::free_closed() {
+  ended_refusals_.clear();
   for (ClientConn* c : closed_clients_) delete c;
   closed_clients_.clear();
   for (ServerConn* s : closed_servers_) delete s;
@@ -374,6 +434,9 @@ uint64_t Worker::total_xacts() const {
 }
 
 void Worker::stop_listening() {
+  listeners_.erase(std::remove_if(listeners_.begin(), listeners_.end(),
+                                  [&](const Listener& l) { return l.fd != private_fd_; }),
+                   listeners_.end());
   if (tcp_fd_ >= 0) {
     loop_.remove(tcp_fd_);
     close(tcp_fd_);  // leaves the reuseport group; the kernel sends new clients to the other workers

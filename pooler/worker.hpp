@@ -86,9 +86,19 @@ class Worker {
   void open_private_socket();
   void check_command();
   void apply_command(Command kind, const std::string& db);
-  // At the file-descriptor limit: takes one pending connection with the spare descriptor and refuses it with
-  // an error. False when there was nothing to take.
-  bool refuse_at_fd_limit(int listen_fd, int accept_errno);
+  // At the file-descriptor limit: takes one pending connection with the spare descriptor, to be refused with
+  // 53300, and stops accepting until that is done (end_refusal) or the janitor finds the spare back.
+  class Refusal;
+  void refuse_at_fd_limit(int listen_fd, int accept_errno);
+  void end_refusal(bool tell);
+  void refusal_tick(int64_t now_us);
+  void listen_on(int fd, uint32_t events, bool is_unix);
+  void set_accepting(bool on);
+  struct Listener {
+    int fd;
+    uint32_t events;
+    IoHandler* handler;
+  };
 
   Config config_;
   int index_;
@@ -112,6 +122,10 @@ class Worker {
   int worker_unix_fd_ = -1;  // unix_socket_dir/rpool-PORT-wN/.s.PGSQL.PORT: reaches this worker only
   int signal_fd_ = -1;
   int spare_fd_ = -1;  // /dev/null, given up for a moment so one more accept() works at the fd limit
+  std::vector<Listener> listeners_;
+  bool accepting_ = true;
+  std::unique_ptr<Refusal> refusal_;
+  std::vector<std::unique_ptr<Refusal>> ended_refusals_;
   int64_t fd_limit_logged_us_ = 0;
   uint64_t fd_limit_refused_ = 0;  // connections refused at the fd limit since the last log line
   bool shutting_down_ = false;

@@ -820,6 +820,12 @@ def test_fd_limit_reached(ledger, make_rpool, workdir, benches):
         slowest = max(s for _, s in results)
         assert slowest < QUERY_WAIT + SLACK, results
         assert cpu_used < max(overload_seconds, 1.0) / 3, (cpu_used, overload_seconds)
+        # A libpq client (psql) gets the same error as text while the limit holds (the refused connection's
+        # startup packet is read before the close, so the error is not overtaken by a reset).
+        r = subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(rp.port), "-U", "app", "-d", "bench",
+                            "-c", "SELECT 1"], capture_output=True, text=True, timeout=QUERY_WAIT + SLACK,
+                           env=dict(os.environ, PGPASSWORD=PASSWORDS["app"], PGCONNECT_TIMEOUT="10"))
+        assert r.returncode != 0 and "no more connections allowed (too many open files)" in r.stderr, r
         # The refusals are reported, at most about one log line a second, not one per wake-up.
         lines = rp.log_text().count("accept4() failed")
         assert 1 <= lines <= overload_seconds + 2, rp.log_text()
