@@ -756,6 +756,43 @@ def test_connection_storm(ledger, make_rpool, workdir, benches):
          refused_53300=kinds["error 53300"], recovery=recovery, rows=rows, committed=committed)
 
 
+def test_silent_connection_storm(ledger, make_rpool, workdir, benches):
+    """30 connections that never send a startup packet fill one worker past max_client_conn = 20.
+
+    Expected: meanwhile a real client gets FATAL 53300 at once; each silent connection is closed with FATAL
+    08P01 "client_login_timeout" within client_login_timeout (5 s) + SLACK of its connect; then real clients get
+    in again without anyone's help, and pgbench's two clients (connected before) never notice."""
+    pg = ledger
+    rp = start_rpool(make_rpool, workers=1, pool_mode="transaction", settings={"max_client_conn": "20"})
+    bench = Bench(rp, workdir, clients=2, duration=8)
+    benches.append(bench)
+    wait_rows(pg, bench.run, 20)
+    t0 = time.monotonic()
+    silent = [socket.create_connection(("127.0.0.1", rp.port), timeout=10) for _ in range(30)]
+    try:
+        r = outcome(lambda: RawClient(rp, timeout=SLACK).connect())
+        assert r[0] == "error" and r[1] == "53300", r
+        bound = float(TIMEOUTS["client_login_timeout"]) + SLACK
+        seen = Counter()
+        for s in silent:
+            c = RawClient(rp)
+            c.sock = s
+            r = outcome(lambda: c._message(t0 + bound))
+            seen[r[0] if r[0] != "error" else f"error {r[1]}"] += 1
+        closed_after = time.monotonic() - t0
+        assert seen == Counter({"error 08P01": 30}), seen
+    finally:
+        for s in silent:
+            s.close()
+    recovery = wait_until_serving(rp, bench.run, RECOVERY_BOUND)
+    rep = bench.finish()
+    rows, committed, aborted = check_ledger(pg, bench, rep)
+    assert aborted == 0 and rows == committed, rep["text"]
+    assert_no_idle_in_transaction(pg)
+    note(fault="30 silent connections past max_client_conn 20", silent_closed_after=closed_after,
+         recovery=recovery, rows=rows, committed=committed)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The file-descriptor limit reached
 
