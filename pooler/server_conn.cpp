@@ -348,7 +348,10 @@ void ServerConn::relay_to_client() {
     if (n - pos < 5) break;
     char type = p[pos];
     uint32_t len = pg::read_u32(p + pos + 1);
-    if (len < 4 || len > pg::kMaxMessageLength) {
+    // A ReadyForQuery is always 5 long: relaying 1 + len bytes after reading 6 would run past the buffer.
+    if (len < 4 || len > pg::kMaxMessageLength || (type == pg::kReadyForQuery && len != 5)) {
+      // What was read before it goes first: the client may hold part of it, and its error must not be glued on.
+      if (pos > 0) client_->send_from_server(p, pos);
       close("server sent a bad message length");
       return;
     }
@@ -359,11 +362,6 @@ void ServerConn::relay_to_client() {
       continue;
     }
     if (type == pg::kReadyForQuery) {
-      // Its length is always 5: relaying up to 1 + len after reading only 6 bytes would run past the buffer.
-      if (len != 5) {
-        close("server sent a ReadyForQuery with a bad length");
-        return;
-      }
       if (n - pos < 6) break;
       tx_status_ = p[pos + 5];
       if (pending_ready_ > 0 && --pending_ready_ == 0)
