@@ -175,7 +175,7 @@ class Worker::Refusal : public IoHandler {
   void on_io(uint32_t) override {
     char buf[4096];
     bool gone = false;
-    for (;;) {
+    for (int i = 0; i < 16; ++i) {  // bounded: a peer that keeps sending must not hold the loop
       ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
       if (n > 0 && in_.size() < 64 * 1024) in_.append(buf, static_cast<size_t>(n));
       if (n > 0) continue;

@@ -66,7 +66,7 @@ add_test(NAME hardening/soak_checks
 set_tests_properties(hardening/soak_checks PROPERTIES TIMEOUT 60)
 
 # --- faults under pgbench load (issue 7): Postgres restarts, terminated backends, a killed worker, slow
-# consumers, clients vanishing in transactions, a storm past max_client_conn, the fd limit. About 80 s.
+# consumers, clients vanishing in transactions, storms past max_client_conn, the fd limit. About 90 s.
 if(TARGET rpool)
   add_test(NAME hardening/integration/faults
            COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_faults.py)

@@ -20,7 +20,7 @@ broken connection, and pgbench 15 ends a client at its first broken connection (
 aborted client adds at most one row; a client that was never aborted adds none (pgbench -T lets the current
 transaction finish before a client stops, so no transaction is in flight when pgbench exits normally).
 
-Wall time: about 80 s on the shared 2-core machine (load average 7-10 from other builds).
+Wall time: about 90 s on the shared 2-core machine (load average 7-16 from other builds).
 """
 import glob
 import hashlib
