@@ -492,7 +492,7 @@ def test_backends_terminated(ledger, make_rpool, workdir, benches):
     assert int(pg.sql("SELECT count(*) FROM ledger WHERE run = 0", db="bench")[0][0]) == 0
     figures = []
     for which in ("", "AND state = 'idle'", "AND state <> 'idle'"):
-        bench = Bench(rp, workdir, clients=6, duration=4)
+        bench = Bench(rp, workdir, clients=6, duration=5)
         benches.append(bench)
         wait_rows(pg, bench.run, 20)
         killed = 0
@@ -575,7 +575,7 @@ def test_slow_consumers(ledger, make_rpool, workdir, benches):
     keeps no backend busy sending to a closed socket, and pgbench commits transactions after the cut."""
     pg = ledger
     rp = start_rpool(make_rpool, workers=1, pool_mode="transaction", settings={"default_pool_size": "4"})
-    bench = Bench(rp, workdir, clients=4, duration=7)
+    bench = Bench(rp, workdir, clients=4, duration=10)  # long enough to still run well after the cut
     benches.append(bench)
     wait_rows(pg, bench.run, 20)
     slow = []
