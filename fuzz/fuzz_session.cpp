@@ -160,7 +160,8 @@ class Session {
  private:
   void connect_client(bool app_name);
   void settle();
-  bool serve();
+  int poll_all(int timeout_ms);
+  void serve();
   bool pending_connection();
   void check_links();
   void check_idle_servers();
@@ -208,26 +209,33 @@ void Session::connect_client(bool app_name) {
     fail("the client's login did not end with ReadyForQuery", static_cast<long>(client_got_.size()));
 }
 
-// Accepts and serves the fake Postgres' connections, and drains the client. True when anything happened.
-bool Session::serve() {
-  Harness& h = harness();
-  // One poll() says which sockets have something: an accept4() or recv() that finds nothing costs more
-  // (accept4 allocates a socket before it looks at the queue).
+// One poll() over the worker's epoll fd and the harness's sockets: how many have something (an accept4() or
+// recv() that finds nothing costs more; accept4 even allocates a socket before it looks at the queue).
+int Session::poll_all(int timeout_ms) {
   std::vector<pollfd>& fds = pollfds_;
   fds.clear();
-  fds.push_back({h.pg_listen, POLLIN, 0});
+  fds.push_back({w_.loop().fd(), POLLIN, 0});
+  fds.push_back({harness().pg_listen, POLLIN, 0});
   fds.push_back({client_eof_ ? -1 : client_, POLLIN, 0});
   for (const Fake& f : fakes_) fds.push_back({f.fd >= 0 && !f.eof ? f.fd : -1, POLLIN, 0});
-  if (poll(fds.data(), fds.size(), 0) <= 0) return false;
+  int n = poll(fds.data(), fds.size(), timeout_ms);
+  return n < 0 ? 0 : n;
+}
+
+// Serves what the last poll_all() found on the harness's side: accepts the fake Postgres' connections, reads
+// what rpool sent them and answers each startup packet with a login; drains the client.
+void Session::serve() {
+  Harness& h = harness();
+  const std::vector<pollfd>& fds = pollfds_;
   static char buf[65536];
   auto take = [](int fd, std::string& into, bool& eof) {
     ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n > 0) into.append(buf, static_cast<size_t>(n));
     else if (n == 0 || (errno != EAGAIN && errno != EINTR)) eof = true;
   };
-  for (size_t i = 0; i < fakes_.size(); ++i) {
+  for (size_t i = 0; i + 3 < fds.size(); ++i) {
     Fake& f = fakes_[i];
-    if (!fds[2 + i].revents) continue;
+    if (!fds[3 + i].revents || f.fd < 0 || f.eof) continue;
     take(f.fd, f.got, f.eof);
     if (f.eof || f.startup_len != 0 || f.got.size() < 8) continue;
     uint32_t n = rpool::pg::read_u32(f.got.data());
@@ -243,11 +251,11 @@ bool Session::serve() {
     if (send(f.fd, reply.data(), reply.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(reply.size()))
       fail("fake Postgres login reply write", errno);
   }
-  if (fds[1].revents) {
+  if (fds[2].revents && !client_eof_) {
     take(client_, client_got_, client_eof_);
     if (client_eof_ && !hung_up_) rpool_closed_first_ = true;
   }
-  if (fds[0].revents) {
+  if (fds[1].revents) {
     for (;;) {
       sockaddr_in peer{};
       socklen_t len = sizeof peer;
@@ -259,7 +267,6 @@ bool Session::serve() {
       fakes_.push_back(f);
     }
   }
-  return true;
 }
 
 // A server connection is on its way to the fake Postgres (the kernel, not the worker, has the next move).
@@ -274,14 +281,15 @@ void Session::settle() {
   const int64_t start = rpool::EventLoop::now_us();
   for (int round = 0;; ++round) {
     if (round >= kSettleRounds) fail("the worker keeps busy without a new byte from either peer", round);
-    int events = w_.step(0);
-    bool progress = serve();
-    check_links();
-    if (events > 0 || progress) continue;
-    if (!pending_connection()) return check_idle_servers();
-    if (rpool::EventLoop::now_us() - start > kSettleLimitUs) fail("a server connection never finished its login");
-    (void)w_.step(1);
+    if (poll_all(0) == 0) {
+      if (!pending_connection()) return check_idle_servers();
+      // The kernel, not the worker, has the next move.
+      if (rpool::EventLoop::now_us() - start > kSettleLimitUs) fail("a server connection never finished its login");
+      if (poll_all(1) == 0) continue;
+    }
+    if (pollfds_[0].revents) (void)w_.step(0);
     serve();
+    check_links();
   }
 }
 

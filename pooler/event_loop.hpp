@@ -31,6 +31,7 @@ class EventLoop {
   // One epoll_wait (at most timeout_ms; 0: do not wait) and its handlers; returns how many fds had events.
   // run() is a loop of these; a test harness can drive a worker one batch at a time with it.
   int poll_once(int timeout_ms);
+  int fd() const { return epfd_; }  // readable while events are pending (lets a harness poll it with others)
   void stop() { running_ = false; }
 
   static int64_t now_us();  // monotonic
