@@ -29,6 +29,7 @@ constexpr char kCommandComplete = 'C';
 constexpr char kCopyInResponse = 'G';
 constexpr char kCopyOutResponse = 'H';
 constexpr char kCopyBothResponse = 'W';
+constexpr char kBindComplete = '2';
 
 // Frontend message types.
 constexpr char kQuery = 'Q';

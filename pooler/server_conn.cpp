@@ -363,6 +363,7 @@ void ServerConn::relay_to_client() {
     }
     if (type == pg::kReadyForQuery) {
       if (n - pos < 6) break;
+      extended_ = false;
       tx_status_ = p[pos + 5];
       if (pending_ready_ > 0 && --pending_ready_ == 0)
         pool_.counters().query_time_us += static_cast<uint64_t>(EventLoop::now_us() - query_started_us_);
@@ -383,6 +384,11 @@ void ServerConn::relay_to_client() {
       }
       continue;
     }
+    if (type == pg::kBindComplete) extended_ = true;
+    // An extended-protocol COPY FROM STDIN: Postgres ignores the Syncs it reads in copy-in mode (libpq sends one
+    // with the Execute and one after CopyDone) and answers only the Sync after the copy. Every Sync forwarded so
+    // far comes after the COPY's Execute (earlier ones were answered before this message), so none is owed.
+    if (type == pg::kCopyInResponse && extended_) pending_ready_ = 0;
     pos += 5;
     skip_ = len - 4;
   }

@@ -101,6 +101,7 @@ class ServerConn : public IoHandler {
   ParamSet params_;          // the server's current values, from its ParameterStatus messages
   bool params_synced_ = true;  // false from link() until the client's values were compared
   int drop_ready_ = 0;       // ReadyForQuery messages of rpool's own SET, swallowed with their results
+  bool extended_ = false;    // a BindComplete since the last ReadyForQuery: the command came by Bind/Execute
   std::unique_ptr<auth::ScramClient> scram_;
   int64_t created_us_;
   int generation_;  // the pool's RECONNECT generation at creation

@@ -1,6 +1,8 @@
 """Protocol pass-through: session parameters per client, COPY, extended protocol, notices, errors, big results."""
 import io
 import re
+import socket
+import struct
 
 import psycopg2
 import pytest
@@ -68,6 +70,58 @@ def test_copy_in_gives_the_server_back_in_transaction_mode(make_rpool):
     assert one(b, "SELECT count(*) FROM copy_release") == 2
     a.close()
     b.close()
+
+
+def _message(kind, body):
+    return kind + struct.pack("!I", len(body) + 4) + body
+
+
+def _read_until(sock, kind):
+    """The message types read up to and including the first message of type `kind`."""
+    buf, kinds = b"", []
+    while True:
+        data = sock.recv(65536)
+        assert data, f"connection closed before {kind!r}; got {kinds}"
+        buf += data
+        while len(buf) >= 5 and len(buf) >= 1 + struct.unpack("!I", buf[1:5])[0]:
+            n = struct.unpack("!I", buf[1:5])[0]
+            kinds.append(buf[:1])
+            buf = buf[1 + n:]
+            if kinds[-1] == kind:
+                return kinds
+
+
+def test_extended_protocol_copy_in_gives_the_server_back(make_rpool):
+    # libpq's extended-protocol COPY FROM STDIN: Parse/Bind/Execute/Sync, then CopyData/CopyDone/Sync. Postgres
+    # ignores the Sync it reads in copy-in mode and sends one ReadyForQuery for the two (checked against
+    # Postgres 15). Expected, as for any transaction in transaction mode: the server goes back to the pool at
+    # that ReadyForQuery 'I', so a second client of a one-server pool is served while the first stays idle.
+    # rpool counted two owed ReadyForQuery messages and kept the server until query_wait_timeout failed the
+    # second client.
+    rp = make_rpool(workers=1, pool_mode="transaction", auth_type="trust",
+                    settings={"default_pool_size": "1", "query_wait_timeout": "3"})
+    setup = rp.connect(user="trustuser")
+    with setup.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS copy_extended (a int)")
+        cur.execute("TRUNCATE copy_extended")
+    setup.close()
+    cstr = lambda s: s.encode() + b"\0"  # noqa: E731
+    a = socket.create_connection(("127.0.0.1", rp.port), timeout=10)
+    try:
+        body = struct.pack("!I", 196608) + cstr("user") + cstr("trustuser") + cstr("database") + cstr("postgres") + b"\0"
+        a.sendall(struct.pack("!I", len(body) + 4) + body)
+        _read_until(a, b"Z")
+        a.sendall(_message(b"P", cstr("") + cstr("COPY copy_extended FROM STDIN") + struct.pack("!H", 0)) +
+                  _message(b"B", cstr("") + cstr("") + struct.pack("!HHH", 0, 0, 0)) +
+                  _message(b"E", cstr("") + struct.pack("!I", 0)) + _message(b"S", b""))
+        assert _read_until(a, b"G") == [b"1", b"2", b"G"]
+        a.sendall(_message(b"d", b"7\n") + _message(b"c", b"") + _message(b"S", b""))
+        assert _read_until(a, b"Z") == [b"C", b"Z"]
+        b = rp.connect(user="trustuser")
+        assert one(b, "SELECT sum(a) FROM copy_extended") == 7
+        b.close()
+    finally:
+        a.close()
 
 
 def test_notices_errors_and_big_results(make_rpool):
