@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one fuzzer of the asan build (fuzz/build.sh asan) for a bounded time.
-#   fuzz/run.sh TARGET SECONDS [BUILD_DIR]     TARGET: scenario, protocol or config
+#   fuzz/run.sh TARGET SECONDS [BUILD_DIR]     TARGET: scenario, protocol, config or session
 # First every saved crash (fuzz/regressions/TARGET/) and every seed (fuzz/corpus/TARGET/) is replayed once;
 # then libFuzzer mutates for SECONDS. Exits non-zero on any crash, leak, timeout (10 s per input), out-of-memory
 # or sanitizer report, leaving the input in BUILD_DIR/fuzz-artifacts/TARGET/ (copy it into
@@ -9,7 +9,7 @@
 set -euo pipefail
 shopt -s nullglob
 src=$(cd "$(dirname "$0")/.." && pwd)
-target=${1:?usage: fuzz/run.sh scenario|protocol|config SECONDS [BUILD_DIR]}
+target=${1:?usage: fuzz/run.sh scenario|protocol|config|session SECONDS [BUILD_DIR]}
 seconds=${2:?usage: fuzz/run.sh TARGET SECONDS [BUILD_DIR]}
 build=${3:-$src/build/fuzz}
 bin=$build/fuzzers/fuzz_$target
