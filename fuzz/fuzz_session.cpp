@@ -180,6 +180,7 @@ class Session {
   bool client_eof_ = false;
   bool hung_up_ = false;
   bool rpool_closed_first_ = false;  // rpool closed the client before it hung up
+  std::string_view server_part_;     // what the fuzzed Postgres sends
   std::string client_sent_;  // after the startup packet
   std::string client_got_;
   std::vector<Fake> fakes_;
@@ -464,7 +465,9 @@ void Session::check_relayed() {
 void Session::check_client_framing() {
   const std::string& g = client_got_;
   size_t fatal_at = g.size();  // where a final ErrorResponse with severity FATAL starts, if the stream ends with one
-  if (rpool_closed_first_ && g.size() >= 12) {
+  // Only rpool's own error counts: when the fuzzed Postgres wrote those bytes too, they may sit inside a message.
+  const bool server_wrote_fatal = server_part_.find(std::string_view("SFATAL\0", 7)) != std::string_view::npos;
+  if (rpool_closed_first_ && !server_wrote_fatal && g.size() >= 12) {
     for (size_t j = g.size() - 11; j-- > 0;) {  // the smallest one: 'E', its length, "SFATAL\0"
       if (g[j] == 'E' && rpool::pg::read_u32(g.data() + j + 1) == g.size() - j - 1 &&
           g.compare(j + 5, 7, std::string("SFATAL\0", 7)) == 0) {
@@ -488,6 +491,7 @@ void Session::check_client_framing() {
 void Session::run(uint8_t options, std::string_view client_part, std::string_view server_part) {
   const std::size_t piece = kPieceSizes[(options >> 2) & 7];
   const bool hang_up_early = options & 0x40;
+  server_part_ = server_part;
   connect_client(options & 0x20);
   size_t ci = 0, si = 0;
   for (;;) {
