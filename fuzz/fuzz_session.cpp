@@ -33,6 +33,9 @@
 //   - every loop is bounded; a worker that keeps busy or never settles aborts the input (a hang).
 // No state survives an input: each worker's pool was created by a canned session at start-up (so every input
 // finds the pool's parameters known and no server open) and every input ends with no client and no server.
+// Not covered here: several clients sharing servers, the janitor's timeouts (no tick runs), server logins
+// that fail or ask for a password (the fake always answers AuthenticationOk), and Postgres' own semantics
+// (the fake does not know which replies a query owes: e.g. copy-in mode swallowing Syncs).
 // FUZZ_SESSION_LOG=1 lets rpool's log lines through (to stderr).
 #include <arpa/inet.h>
 #include <netinet/in.h>
