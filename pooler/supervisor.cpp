@@ -20,6 +20,19 @@
 #include "pooler/shared_stats.hpp"
 #include "pooler/worker.hpp"
 
+// An AddressSanitizer build (fuzz/build.sh asan; clang spells the test __has_feature, g++ __SANITIZE_ADDRESS__).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RPOOL_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(RPOOL_ASAN)
+#define RPOOL_ASAN 1
+#endif
+#ifdef RPOOL_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 namespace rpool {
 namespace {
 
@@ -93,6 +106,11 @@ pid_t Supervisor::spawn(int index) {
       Worker worker(config_, index, slots_[index].generation, shared_, unix_fd_);
       rc = worker.run(pipefd[1]);
     }
+#ifdef RPOOL_ASAN
+    // _exit skips LeakSanitizer's check at exit, and a worker is where connections are allocated and freed:
+    // check it here, after the Worker is destroyed (reports go where ASAN_OPTIONS' log_path says).
+    __lsan_do_leak_check();
+#endif
     _exit(rc);
   }
   close(pipefd[1]);
