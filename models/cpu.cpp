@@ -70,7 +70,7 @@ void Cpu::refresh_core(int core) {
     Thread& th = threads_[cpu];
     advance(cpu);  // a no-op when already advanced at this instant
     th.rate = th.bursts.empty() ? 1.0 : speed / static_cast<double>(th.bursts.size());
-    th.busy.set(sim_.now(), th.bursts.empty() ? 0.0 : 1.0);
+    th.busy.set(sim_.now(), th.bursts.empty() ? 0 : 1);
     reschedule(cpu);
   }
 }
@@ -138,12 +138,12 @@ void EventLoop::start_next() {
     if (!owner_.work_start(item.kind, item.arg)) continue;
     running_ = true;
     current_ = item;
-    busy_.set(sim_.now(), 1.0);
+    busy_.set(sim_.now(), 1);
     last_cpu_ = cpu_.start(this, 0, item.cost, affinity_);
     return;
   }
   running_ = false;
-  busy_.set(sim_.now(), 0.0);
+  busy_.set(sim_.now(), 0);
 }
 
 void EventLoop::burst_done(std::uint64_t) {

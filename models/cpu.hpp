@@ -57,7 +57,7 @@ class Cpu final : public sim::EventHandler {
     double rate = 1.0;  // work per ns for each burst on this thread
     sim::Time updated = 0;
     sim::EventId next;
-    sim::TimeWeighted busy;
+    sim::TimeWeightedCount busy;
   };
 
   void advance(int cpu);        // charges the work done since `updated` at the current rate
@@ -126,7 +126,7 @@ class EventLoop final : public BurstOwner {
   Item current_{};
   int last_cpu_ = -1;
   sim::Time work_done_ = 0;
-  sim::TimeWeighted busy_;
+  sim::TimeWeightedCount busy_;
 };
 
 }  // namespace models

@@ -128,10 +128,10 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     sim::RandomStream login_rng;
     sim::RandomStream server_login_rng;
     // statistics
-    sim::TimeWeighted connections;
-    sim::TimeWeighted servers;
-    sim::TimeWeighted servers_active;  // assigned to a client (in session mode: for the whole session)
-    sim::TimeWeighted in_transaction;
+    sim::TimeWeightedCount connections;
+    sim::TimeWeightedCount servers;
+    sim::TimeWeightedCount servers_active;  // assigned to a client (in session mode: for the whole session)
+    sim::TimeWeightedCount in_transaction;
     sim::Counter transactions;
     sim::Counter logins;
     sim::LatencyHistogram wait;
@@ -281,7 +281,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   sim::Time end_time_ = 0;
   sim::Counter transactions_;
   sim::LatencyHistogram latency_;
-  sim::TimeWeighted backends_;
+  sim::TimeWeightedCount backends_;
   sim::Counter refused_logins_, accept_queue_resets_, migrated_, syn_drops_, connection_refused_, port_exhaustion_;
   sim::Counter query_wait_timeouts_, max_client_conn_errors_, failed_connects_;
   std::uint64_t connections_opened_ = 0, connections_closed_ = 0;
