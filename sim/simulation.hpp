@@ -44,7 +44,21 @@ class Simulation {
 
   [[nodiscard]] Time now() const { return now_; }
 
-  EventId schedule_at(Time at, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0);
+  // Inline: the models schedule several events per transaction, and a call across translation units cost more
+  // than these few instructions.
+  EventId schedule_at(Time at, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0) {
+    RPSIM_ASSERT(at >= now_, "events cannot be scheduled in the past");
+    RPSIM_ASSERT(handler != nullptr, "an event needs a handler");
+    const std::uint32_t slot = allocate_slot();
+    const std::uint64_t seq = next_seq_++;
+    slots_[slot] = Slot{handler, arg, seq};
+    if (at == now_) {
+      now_queue_.push_back(Entry{at, seq, slot, kind});
+    } else {
+      heap_push(Entry{at, seq, slot, kind});
+    }
+    return EventId{slot, seq};
+  }
   EventId schedule_in(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0) {
     RPSIM_ASSERT(delay >= 0, "events cannot be scheduled in the past");
     return schedule_at(now_ + delay, handler, kind, arg);
@@ -98,16 +112,12 @@ class Simulation {
     return a.time < b.time || (a.time == b.time && a.seq < b.seq);
   }
   void heap_push(Entry e);
-  Entry heap_pop();
+  void heap_pop_front();
   void sift_down(std::size_t hole, Entry e);  // places e at or below `hole`
   void drop_cancelled();                      // rebuilds the heap without its cancelled entries
-  [[nodiscard]] bool empty() const { return heap_.empty() && now_head_ == now_queue_.size(); }
-  // Whether the earliest entry is the heap's front rather than the now-queue's (call only when !empty()).
-  [[nodiscard]] bool next_in_heap() const {
-    return now_head_ == now_queue_.size() || (!heap_.empty() && earlier(heap_.front(), now_queue_[now_head_]));
-  }
-  Entry pop_next();
-  void dispatch(const Entry& e);
+  // Runs the earliest live event if it is due by `until`, dropping cancelled entries on the way; false when
+  // there is none.
+  bool run_next(Time until);
   std::uint32_t allocate_slot() {
     if (free_head_ == kNoSlot) {
       slots_.push_back(Slot{nullptr, 0, 0});
