@@ -62,6 +62,7 @@ class Cpu final : public sim::EventHandler {
 
   void advance(int cpu);        // charges the work done since `updated` at the current rate
   void refresh_core(int core);  // advances every thread of a core, recomputes rates, reschedules completions
+  void refresh_thread(int cpu, double speed);  // the same for one thread, given its core's speed
   void reschedule(int cpu);
   [[nodiscard]] int choose(const std::vector<int>& allowed) const;
 
