@@ -176,9 +176,16 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   static std::uint32_t ref_gen(std::uint64_t r) { return static_cast<std::uint32_t>(r >> 32); }
   [[nodiscard]] std::uint64_t client_ref(int c) const { return ref(clients_[c].gen, c); }
   [[nodiscard]] std::uint64_t server_ref(int s) const { return ref(servers_[s].gen, s); }
-  // The client behind a reference if that connection is still current, else -1.
-  [[nodiscard]] int live_client(std::uint64_t r) const;
-  [[nodiscard]] int live_server(std::uint64_t r) const;
+  // The client behind a reference if that connection is still current, else -1. Inline: every event and work item
+  // checks one.
+  [[nodiscard]] int live_client(std::uint64_t r) const {
+    const int c = ref_id(r);
+    return clients_[c].gen == ref_gen(r) ? c : -1;
+  }
+  [[nodiscard]] int live_server(std::uint64_t r) const {
+    const int s = ref_id(r);
+    return servers_[s].gen == ref_gen(r) && servers_[s].state != ServerState::kClosed ? s : -1;
+  }
 
   // ---- network --------------------------------------------------------------------------------------------------
   [[nodiscard]] sim::Time one_way(int host_a, int host_b) const {
