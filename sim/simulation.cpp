@@ -116,19 +116,28 @@ void Simulation::heap_pop_front() {
 
 void Simulation::sift_down(std::size_t hole, Entry e) {
   const std::size_t n = heap_.size();
+  Entry* const h = heap_.data();
   for (;;) {
     const std::size_t first = 4 * hole + 1;
-    if (first >= n) break;
-    std::size_t best = first;
-    const std::size_t end = first + 4 < n ? first + 4 : n;
-    for (std::size_t c = first + 1; c < end; ++c) {
-      if (earlier(heap_[c], heap_[best])) best = c;
+    std::size_t best;
+    if (first + 4 <= n) {
+      // All four children exist (every level but the last): a tournament of three comparisons, two of them
+      // independent, instead of a loop. Keys are unique, so the winner is the same as a scan's.
+      const std::size_t a = earlier_of(h, first, first + 1);
+      const std::size_t b = earlier_of(h, first + 2, first + 3);
+      best = earlier_of(h, a, b);
+    } else {
+      if (first >= n) break;
+      best = first;
+      for (std::size_t c = first + 1; c < n; ++c) {
+        if (earlier(h[c], h[best])) best = c;
+      }
     }
-    if (!earlier(heap_[best], e)) break;
-    heap_[hole] = heap_[best];
+    if (!earlier(h[best], e)) break;
+    h[hole] = h[best];
     hole = best;
   }
-  heap_[hole] = e;
+  h[hole] = e;
 }
 
 }  // namespace sim

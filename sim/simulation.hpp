@@ -111,6 +111,13 @@ class Simulation {
   static bool earlier(const Entry& a, const Entry& b) {
     return a.time < b.time || (a.time == b.time && a.seq < b.seq);
   }
+  // The index of the earlier of two heap entries. Equal times are rare, so only they take a branch; the usual
+  // case is a select the compiler can make without one (which child wins is a coin toss to a branch predictor).
+  static std::size_t earlier_of(const Entry* h, std::size_t x, std::size_t y) {
+    if (h[x].time != h[y].time) [[likely]]
+      return h[y].time < h[x].time ? y : x;
+    return h[y].seq < h[x].seq ? y : x;
+  }
   void heap_push(Entry e);
   void heap_pop_front();
   void sift_down(std::size_t hole, Entry e);  // places e at or below `hole`
