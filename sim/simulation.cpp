@@ -27,8 +27,7 @@ void Simulation::CallHandler::handle_event(std::uint32_t, std::uint64_t arg) {
   fn();
 }
 
-bool Simulation::cancel(EventId id) {
-  if (!pending(id)) return false;
+void Simulation::cancel_pending(EventId id) {
   if (slots_[id.slot].handler == &calls_) {
     const auto index = slots_[id.slot].arg;
     calls_.calls_[index] = nullptr;
@@ -39,7 +38,6 @@ bool Simulation::cancel(EventId id) {
   // Only the heap is rebuilt: the now-queue drains before time moves on, and its cancelled entries with it.
   constexpr std::size_t kMinRebuild = 1024;  // below this, lazy deletion costs less than any rebuild
   if (heap_.size() >= kMinRebuild && cancelled_entries_ > heap_.size() / 4) drop_cancelled();
-  return true;
 }
 
 void Simulation::drop_cancelled() {

@@ -70,7 +70,13 @@ class Simulation {
   // lazily when it reaches the front, which keeps cancel O(1) amortised; when cancelled entries make up a
   // quarter of the heap (long timeouts that are nearly always cancelled), the heap is rebuilt without them, so
   // it stays within 4/3 of what is really pending.
-  bool cancel(EventId id);
+  bool cancel(EventId id) {
+    // Inline for the common case of a handle that is already stale (a timer that ran, kept by a model that
+    // cancels it just in case); the rest is out of line.
+    if (!pending(id)) return false;
+    cancel_pending(id);
+    return true;
+  }
   [[nodiscard]] bool pending(EventId id) const {
     return id.valid() && id.slot < slots_.size() && slots_[id.slot].seq == id.seq();
   }
@@ -118,6 +124,7 @@ class Simulation {
       return h[y].time < h[x].time ? y : x;
     return h[y].seq < h[x].seq ? y : x;
   }
+  void cancel_pending(EventId id);
   void heap_push(Entry e);
   void heap_pop_front();
   void sift_down(std::size_t hole, Entry e);  // places e at or below `hole`
