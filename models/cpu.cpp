@@ -2,7 +2,6 @@
 #include "models/cpu.hpp"
 
 #include <algorithm>
-#include <cmath>
 
 namespace models {
 
@@ -62,17 +61,22 @@ void Cpu::advance(int cpu) {
 }
 
 void Cpu::refresh_core(int core) {
+  if (threads_per_core_ == 1) {
+    refresh_thread(core, 1.0);  // no SMT sibling: the thread always runs at full speed
+    return;
+  }
   int busy = 0;
   for (int t = 0; t < threads_per_core_; ++t) busy += threads_[t * cores_ + core].bursts.empty() ? 0 : 1;
   const double speed = busy <= 1 ? 1.0 : smt_pair_throughput_ / busy;
-  for (int t = 0; t < threads_per_core_; ++t) {
-    const int cpu = t * cores_ + core;
-    Thread& th = threads_[cpu];
-    advance(cpu);  // a no-op when already advanced at this instant
-    th.rate = th.bursts.empty() ? 1.0 : speed / static_cast<double>(th.bursts.size());
-    th.busy.set(sim_.now(), th.bursts.empty() ? 0.0 : 1.0);
-    reschedule(cpu);
-  }
+  for (int t = 0; t < threads_per_core_; ++t) refresh_thread(t * cores_ + core, speed);
+}
+
+void Cpu::refresh_thread(int cpu, double speed) {
+  Thread& th = threads_[cpu];
+  advance(cpu);  // a no-op when already advanced at this instant
+  th.rate = th.bursts.empty() ? 1.0 : speed / static_cast<double>(th.bursts.size());
+  th.busy.set(sim_.now(), th.bursts.empty() ? 0 : 1);
+  reschedule(cpu);
 }
 
 void Cpu::reschedule(int cpu) {
@@ -83,7 +87,10 @@ void Cpu::reschedule(int cpu) {
   double least = th.bursts.front().remaining;
   for (const Burst& b : th.bursts) least = std::min(least, b.remaining);
   const double wait = std::max(0.0, least / th.rate);
-  th.next = sim_.schedule_in(static_cast<sim::Time>(std::ceil(wait)), this, 0, static_cast<std::uint64_t>(cpu));
+  // Rounded up to whole nanoseconds, as std::ceil would, without its call into libm (wait is non-negative).
+  auto delay = static_cast<sim::Time>(wait);
+  if (static_cast<double>(delay) < wait) ++delay;
+  th.next = sim_.schedule_in(delay, this, 0, static_cast<std::uint64_t>(cpu));
 }
 
 void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
@@ -138,12 +145,12 @@ void EventLoop::start_next() {
     if (!owner_.work_start(item.kind, item.arg)) continue;
     running_ = true;
     current_ = item;
-    busy_.set(sim_.now(), 1.0);
+    busy_.set(sim_.now(), 1);
     last_cpu_ = cpu_.start(this, 0, item.cost, affinity_);
     return;
   }
   running_ = false;
-  busy_.set(sim_.now(), 0.0);
+  busy_.set(sim_.now(), 0);
 }
 
 void EventLoop::burst_done(std::uint64_t) {

@@ -57,11 +57,12 @@ class Cpu final : public sim::EventHandler {
     double rate = 1.0;  // work per ns for each burst on this thread
     sim::Time updated = 0;
     sim::EventId next;
-    sim::TimeWeighted busy;
+    sim::TimeWeightedCount busy;
   };
 
   void advance(int cpu);        // charges the work done since `updated` at the current rate
   void refresh_core(int core);  // advances every thread of a core, recomputes rates, reschedules completions
+  void refresh_thread(int cpu, double speed);  // the same for one thread, given its core's speed
   void reschedule(int cpu);
   [[nodiscard]] int choose(const std::vector<int>& allowed) const;
 
@@ -126,7 +127,7 @@ class EventLoop final : public BurstOwner {
   Item current_{};
   int last_cpu_ = -1;
   sim::Time work_done_ = 0;
-  sim::TimeWeighted busy_;
+  sim::TimeWeightedCount busy_;
 };
 
 }  // namespace models

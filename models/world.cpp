@@ -126,16 +126,6 @@ World::World(const WorldConfig& config, std::uint64_t seed, std::uint64_t replic
 
 World::~World() = default;
 
-int World::live_client(std::uint64_t r) const {
-  const int c = ref_id(r);
-  return clients_[c].gen == ref_gen(r) ? c : -1;
-}
-
-int World::live_server(std::uint64_t r) const {
-  const int s = ref_id(r);
-  return servers_[s].gen == ref_gen(r) && servers_[s].state != ServerState::kClosed ? s : -1;
-}
-
 RunResult World::run(sim::Time warmup, sim::Time duration, const std::atomic<bool>* cancel) {
   const auto wall_start = std::chrono::steady_clock::now();
   measure_start_ = warmup;

@@ -128,10 +128,10 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     sim::RandomStream login_rng;
     sim::RandomStream server_login_rng;
     // statistics
-    sim::TimeWeighted connections;
-    sim::TimeWeighted servers;
-    sim::TimeWeighted servers_active;  // assigned to a client (in session mode: for the whole session)
-    sim::TimeWeighted in_transaction;
+    sim::TimeWeightedCount connections;
+    sim::TimeWeightedCount servers;
+    sim::TimeWeightedCount servers_active;  // assigned to a client (in session mode: for the whole session)
+    sim::TimeWeightedCount in_transaction;
     sim::Counter transactions;
     sim::Counter logins;
     sim::LatencyHistogram wait;
@@ -176,9 +176,16 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   static std::uint32_t ref_gen(std::uint64_t r) { return static_cast<std::uint32_t>(r >> 32); }
   [[nodiscard]] std::uint64_t client_ref(int c) const { return ref(clients_[c].gen, c); }
   [[nodiscard]] std::uint64_t server_ref(int s) const { return ref(servers_[s].gen, s); }
-  // The client behind a reference if that connection is still current, else -1.
-  [[nodiscard]] int live_client(std::uint64_t r) const;
-  [[nodiscard]] int live_server(std::uint64_t r) const;
+  // The client behind a reference if that connection is still current, else -1. Inline: every event and work item
+  // checks one.
+  [[nodiscard]] int live_client(std::uint64_t r) const {
+    const int c = ref_id(r);
+    return clients_[c].gen == ref_gen(r) ? c : -1;
+  }
+  [[nodiscard]] int live_server(std::uint64_t r) const {
+    const int s = ref_id(r);
+    return servers_[s].gen == ref_gen(r) && servers_[s].state != ServerState::kClosed ? s : -1;
+  }
 
   // ---- network --------------------------------------------------------------------------------------------------
   [[nodiscard]] sim::Time one_way(int host_a, int host_b) const {
@@ -281,7 +288,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   sim::Time end_time_ = 0;
   sim::Counter transactions_;
   sim::LatencyHistogram latency_;
-  sim::TimeWeighted backends_;
+  sim::TimeWeightedCount backends_;
   sim::Counter refused_logins_, accept_queue_resets_, migrated_, syn_drops_, connection_refused_, port_exhaustion_;
   sim::Counter query_wait_timeouts_, max_client_conn_errors_, failed_connects_;
   std::uint64_t connections_opened_ = 0, connections_closed_ = 0;

@@ -83,7 +83,7 @@ Distribution Distribution::empirical(std::vector<Time> values, std::vector<doubl
   return d;
 }
 
-Time Distribution::sample(RandomStream& rng) const {
+Time Distribution::sample_random(RandomStream& rng) const {
   switch (kind_) {
     case Kind::kConstant:
       return static_cast<Time>(a_);

@@ -27,7 +27,10 @@ class Distribution {
   // Draws one of `values` with probability proportional to its weight (equal weights when `weights` is empty).
   static Distribution empirical(std::vector<Time> values, std::vector<double> weights = {});
 
-  [[nodiscard]] Time sample(RandomStream& rng) const;
+  // A constant (most costs of a simple scenario are a constant zero) is answered inline, without a draw.
+  [[nodiscard]] Time sample(RandomStream& rng) const {
+    return kind_ == Kind::kConstant ? static_cast<Time>(a_) : sample_random(rng);
+  }
   [[nodiscard]] double mean() const;  // exact mean in ns, for analytic cross-checks and reports
   [[nodiscard]] Kind kind() const { return kind_; }
   [[nodiscard]] bool is_zero() const { return kind_ == Kind::kConstant && a_ == 0; }
@@ -36,6 +39,8 @@ class Distribution {
   [[nodiscard]] Distribution scaled(double factor) const;
 
  private:
+  [[nodiscard]] Time sample_random(RandomStream& rng) const;
+
   Kind kind_ = Kind::kConstant;
   double a_ = 0;  // constant: value; exponential: mean; uniform: low; lognormal: mu
   double b_ = 0;  // uniform: high; lognormal: sigma

@@ -44,7 +44,21 @@ class Simulation {
 
   [[nodiscard]] Time now() const { return now_; }
 
-  EventId schedule_at(Time at, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0);
+  // Inline: the models schedule several events per transaction, and a call across translation units cost more
+  // than these few instructions.
+  EventId schedule_at(Time at, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0) {
+    RPSIM_ASSERT(at >= now_, "events cannot be scheduled in the past");
+    RPSIM_ASSERT(handler != nullptr, "an event needs a handler");
+    const std::uint32_t slot = allocate_slot();
+    const std::uint64_t seq = next_seq_++;
+    slots_[slot] = Slot{handler, arg, seq};
+    if (at == now_) {
+      now_queue_.push_back(Entry{at, seq, slot, kind});
+    } else {
+      heap_push(Entry{at, seq, slot, kind});
+    }
+    return EventId{slot, seq};
+  }
   EventId schedule_in(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0) {
     RPSIM_ASSERT(delay >= 0, "events cannot be scheduled in the past");
     return schedule_at(now_ + delay, handler, kind, arg);
@@ -56,7 +70,13 @@ class Simulation {
   // lazily when it reaches the front, which keeps cancel O(1) amortised; when cancelled entries make up a
   // quarter of the heap (long timeouts that are nearly always cancelled), the heap is rebuilt without them, so
   // it stays within 4/3 of what is really pending.
-  bool cancel(EventId id);
+  bool cancel(EventId id) {
+    // Inline for the common case of a handle that is already stale (a timer that ran, kept by a model that
+    // cancels it just in case); the rest is out of line.
+    if (!pending(id)) return false;
+    cancel_pending(id);
+    return true;
+  }
   [[nodiscard]] bool pending(EventId id) const {
     return id.valid() && id.slot < slots_.size() && slots_[id.slot].seq == id.seq();
   }
@@ -97,17 +117,21 @@ class Simulation {
   static bool earlier(const Entry& a, const Entry& b) {
     return a.time < b.time || (a.time == b.time && a.seq < b.seq);
   }
+  // The index of the earlier of two heap entries. Equal times are rare, so only they take a branch; the usual
+  // case is a select the compiler can make without one (which child wins is a coin toss to a branch predictor).
+  static std::size_t earlier_of(const Entry* h, std::size_t x, std::size_t y) {
+    if (h[x].time != h[y].time) [[likely]]
+      return h[y].time < h[x].time ? y : x;
+    return h[y].seq < h[x].seq ? y : x;
+  }
+  void cancel_pending(EventId id);
   void heap_push(Entry e);
-  Entry heap_pop();
+  void heap_pop_front();
   void sift_down(std::size_t hole, Entry e);  // places e at or below `hole`
   void drop_cancelled();                      // rebuilds the heap without its cancelled entries
-  [[nodiscard]] bool empty() const { return heap_.empty() && now_head_ == now_queue_.size(); }
-  // Whether the earliest entry is the heap's front rather than the now-queue's (call only when !empty()).
-  [[nodiscard]] bool next_in_heap() const {
-    return now_head_ == now_queue_.size() || (!heap_.empty() && earlier(heap_.front(), now_queue_[now_head_]));
-  }
-  Entry pop_next();
-  void dispatch(const Entry& e);
+  // Runs the earliest live event if it is due by `until`, dropping cancelled entries on the way; false when
+  // there is none.
+  bool run_next(Time until);
   std::uint32_t allocate_slot() {
     if (free_head_ == kNoSlot) {
       slots_.push_back(Slot{nullptr, 0, 0});

@@ -98,6 +98,61 @@ TEST_CASE("TimeWeighted does not drift over ten million updates", "[stats]") {
   CHECK(relative_error(tw.mean(now), static_cast<double>(want)) < 1e-14);
 }
 
+TEST_CASE("TimeWeightedCount mean of a hand-worked step function, and its reset", "[stats]") {
+  // The same step function as above: 0 on [0, 10), 2 on [10, 20), 5 on [20, 40), 1 on [40, 50). Integral 130, so
+  // the mean over [0, 50) is exactly 2.6 (130 / 50 rounded once) and the maximum 5.
+  sim::TimeWeightedCount tw(0, 0);
+  CHECK(tw.mean(0) == 0.0);
+  tw.set(10, 2);
+  tw.add(20, 3);
+  tw.set(40, 1);
+  CHECK(tw.current() == 1);
+  CHECK(tw.max() == 5);
+  CHECK(tw.mean(50) == 2.6);
+  // Reset at 50 keeps the level 1 (now also the maximum); then 1 on [50, 60) and 3 on [60, 70): mean 40 / 20 = 2.
+  tw.reset(50);
+  CHECK(tw.mean(50) == 1.0);
+  CHECK(tw.max() == 1);
+  tw.set(60, 3);
+  CHECK(tw.mean(70) == 2.0);
+  CHECK(tw.max() == 3);
+}
+
+TEST_CASE("TimeWeightedCount gives TimeWeighted's mean bit for bit on whole levels", "[stats]") {
+  // The models moved their whole-valued levels from TimeWeighted to TimeWeightedCount without changing a result:
+  // both compute the exact integral (TimeWeighted's long double sum is exact for whole terms below 2^64) and
+  // divide it the same way. A random walk of 100,000 changes (levels 0..63, gaps 0..10^6 ns, some at the same
+  // instant) and a reset half-way must give identical means at every probe.
+  sim::RandomStream rng(7, 0, "test.time_weighted_count");
+  sim::TimeWeighted ref(0, 0.0);
+  sim::TimeWeightedCount count(0, 0);
+  sim::Time now = 0;
+  bool identical = true;
+  for (int i = 0; i < 100'000; ++i) {
+    now += static_cast<sim::Time>(rng.below(4) == 0 ? 0 : rng.below(1'000'000));
+    const auto level = static_cast<std::int64_t>(rng.below(64));
+    ref.set(now, static_cast<double>(level));
+    count.set(now, level);
+    if (i == 50'000) {
+      ref.reset(now);
+      count.reset(now);
+    }
+    if (i % 97 == 0) identical = identical && ref.mean(now + 5) == count.mean(now + 5);
+  }
+  CHECK(identical);
+  CHECK(ref.max() == static_cast<double>(count.max()));
+}
+
+TEST_CASE("TimeWeightedCount stays exact past 2^64 level-nanoseconds", "[stats]") {
+  // Level 2^40 for 2^30 ns, then 2^40 + 1 for 2^30 ns: the integral 2^71 + 2^30 needs 42 significant bits above
+  // 2^30's, beyond a 64-bit sum's range. Mean = (2^71 + 2^30) / 2^31 = 2^40 + 0.5, which a double holds exactly.
+  const std::int64_t big = std::int64_t{1} << 40;
+  const sim::Time step = sim::Time{1} << 30;
+  sim::TimeWeightedCount tw(0, big);
+  tw.set(step, big + 1);
+  CHECK(tw.mean(2 * step) == static_cast<double>(big) + 0.5);
+}
+
 TEST_CASE("LatencyHistogram bucket layout is contiguous and at most 1/128 wide", "[stats]") {
   using H = sim::LatencyHistogram;
   // By construction: buckets tile [0, 2^63 - 1] without gaps; below 256 each value has its own bucket; above,
