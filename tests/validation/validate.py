@@ -70,8 +70,8 @@ class Ctx:
 
 def noise_of(m):
     c = m["cpu"]
-    return {k: c[k] for k in ("foreign_cores", "foreign_runnable", "steal_cores", "irq_cores", "machine_busy_cores",
-                              "experiment_cores", "loadavg_before", "loadavg_after")}
+    return {k: c[k] for k in ("foreign_cores", "foreign_runnable", "steal_cores", "irq_cores", "unattributed_cores",
+                              "machine_busy_cores", "experiment_cores", "loadavg_before", "loadavg_after")}
 
 
 # ---------------------------------------------------------------------------------------------- calibration
@@ -96,11 +96,14 @@ def calibrate(ctx, kind):
                          "pgbench_per_txn_s": per_txn(m, "pgbench")}
     c = phases["connect"]
     login = per_txn(c, "pooler") - scripts["select"]["pooler_per_query_s"]
-    # The loopback network stack's softirq time is charged to no process (/proc/stat's irq + softirq); rpsim
-    # charges network.softirq_per_packet on the pooler's loop for each query and result it receives (2 per
-    # transaction) and for each login (1), so: per packet = half the select-only irq per transaction, and what
-    # a -C transaction costs beyond its 3 packets goes to the login.
-    irq = lambda m: m["cpu"]["irq_cores"] * m["cpu"]["wall_s"] / max(1, m["transactions"])  # noqa: E731
+    # The network's CPU that no process was charged (procstat: on this kernel the loopback softirq runs in, and
+    # is charged to, the sending process, so it is already in the figures above; only softirq in idle context
+    # and ksoftirqd are left). rpsim charges network.softirq_per_packet on the pooler's loop for each query and
+    # result it receives (2 per transaction) and for each login (1), so: per packet = half the select-only
+    # unattributed CPU per transaction, and what a -C transaction has beyond its 3 packets goes to the login.
+    # (Until 2026-11-23 this used /proc/stat's irq + softirq, which counted that time twice: the calibration's
+    # own CPU then summed to 2.15 of 2 cores, and CPU-bound predictions came out 14-23 % too slow.)
+    irq = lambda m: m["cpu"]["unattributed_cores"] * m["cpu"]["wall_s"] / max(1, m["transactions"])  # noqa: E731
     softirq_packet = irq(phases["select"]) / 2
     login_irq = max(0.0, irq(c) - 3 * softirq_packet)
     cal = {
