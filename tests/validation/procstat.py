@@ -39,6 +39,26 @@ def proc_cpu_seconds(pid, reaped=False):
     return ticks / CLK_TCK
 
 
+def voluntary_switches(pid):
+    """Voluntary context switches of all of a process's threads: each is a sleep in a blocking call (epoll_wait
+    for a pooler), so the count is the number of times it was woken. None when the process is gone."""
+    total, seen = 0, False
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+                        seen = True
+        except OSError:
+            pass
+    return total if seen else None
+
+
 def all_processes_cpu():
     """CPU seconds of every process on the machine, with the children each has reaped (so processes that came
     and went between two readings are still counted, in their parent), and separately ksoftirqd's."""
@@ -94,9 +114,10 @@ class CpuGroups:
     their pids (the postmaster), which waits for the others: its reaped-children time counts, so a backend that
     exits inside the window is counted in full (see delta())."""
 
-    def __init__(self, groups, reaping=()):
+    def __init__(self, groups, reaping=(), wakeups=()):
         self.groups = groups  # name -> list of pids or callable returning one
         self.reaping = set(reaping)
+        self.wakeups = list(wakeups)  # groups whose wake-ups (voluntary context switches) are counted
 
     def _pids(self, g):
         v = self.groups[g]
@@ -107,6 +128,7 @@ class CpuGroups:
                 "reaping": sorted(self.reaping)}
         for g in self.groups:
             snap["procs"][g] = {pid: proc_cpu_seconds(pid, g in self.reaping) for pid in self._pids(g)}
+        snap["wakes"] = {g: {pid: voluntary_switches(pid) for pid in self._pids(g)} for g in self.wakeups}
         snap["procs"]["harness"] = {os.getpid(): proc_cpu_seconds(os.getpid())}
         return snap
 
@@ -129,6 +151,9 @@ def delta(a, b, wall):
         if g in reaping:
             total -= sum(ca or 0.0 for pid, ca in a["procs"].get(g, {}).items() if b["procs"][g].get(pid) is None)
         groups[g] = total
+    wakeups = {}
+    for g, pids in b.get("wakes", {}).items():
+        wakeups[g] = sum(wb - (a["wakes"].get(g, {}).get(pid) or 0) for pid, wb in pids.items() if wb is not None)
     ma, mb = a["machine"], b["machine"]
     busy = mb["busy"] - ma["busy"]
     steal = mb["steal"] - ma["steal"]
@@ -139,6 +164,7 @@ def delta(a, b, wall):
         "wall_s": wall,
         "cpu_s": groups,
         "per_pid_cpu_s": per_pid,
+        "wakeups": wakeups,
         "machine_busy_cores": busy / wall,
         "experiment_cores": own / wall,
         # Other processes' CPU, read from each of them (ksoftirqd is the network's, not a neighbour's).
