@@ -62,6 +62,7 @@ struct PoolerCpuConfig {
   Distribution result = Distribution::constant(11'500);  // per server response forwarded to a client
   Distribution login = Distribution::constant(60'000);   // accept + startup + authentication of a client
   Distribution server_login = Distribution::constant(40'000);  // opening and authenticating a server connection
+  Time wakeup = 0;  // per wake-up of an idle process's loop (EventLoop::set_wakeup_cost)
 };
 
 struct PoolerConfig {

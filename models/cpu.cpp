@@ -134,6 +134,10 @@ void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
     if (owner_.work_start(kind, arg)) owner_.work_done(kind, arg);
     return;
   }
+  if (!running_ && queue_.empty() && sim_.now() > idle_since_) {
+    cost += wakeup_;
+    ++wakeups_;
+  }
   queue_.push_back(Item{kind, arg, cost});
   if (!running_) start_next();
 }
@@ -150,6 +154,7 @@ void EventLoop::start_next() {
     return;
   }
   running_ = false;
+  idle_since_ = sim_.now();
   busy_.set(sim_.now(), 0);
 }
 

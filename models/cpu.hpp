@@ -100,6 +100,13 @@ class EventLoop final : public BurstOwner {
   void post(std::uint32_t kind, std::uint64_t arg, sim::Time cost);
   void burst_done(std::uint64_t tag) override;
 
+  // CPU the process spends waking up from idle (epoll_wait returning, the switch back to it): charged with the
+  // first item posted after the loop has gone idle, not with items posted at the very instant it went idle
+  // (a real loop is still inside its batch then). Busy loops take many items per wake-up, so CPU per item
+  // falls as load rises, as a real pooler's does. Default 0.
+  void set_wakeup_cost(sim::Time cost) { wakeup_ = cost; }
+  [[nodiscard]] std::uint64_t wakeups() const { return wakeups_; }
+
   [[nodiscard]] const std::vector<int>& affinity() const { return affinity_; }
   [[nodiscard]] int last_cpu() const { return last_cpu_; }
   [[nodiscard]] std::size_t queued() const { return queue_.size(); }
@@ -108,6 +115,7 @@ class EventLoop final : public BurstOwner {
   void reset_stats(sim::Time now) {
     busy_.reset(now);
     work_done_ = 0;
+    wakeups_ = 0;
   }
 
  private:
@@ -127,6 +135,9 @@ class EventLoop final : public BurstOwner {
   Item current_{};
   int last_cpu_ = -1;
   sim::Time work_done_ = 0;
+  sim::Time wakeup_ = 0;
+  sim::Time idle_since_ = 0;
+  std::uint64_t wakeups_ = 0;
   sim::TimeWeightedCount busy_;
 };
 

@@ -19,6 +19,7 @@ struct ProcessResult {
   double throughput_tps = 0;
   double utilization = 0;  // fraction of time the event loop was busy
   double cpu_seconds = 0;  // solo-thread CPU work done
+  std::uint64_t wakeups = 0;  // times its loop woke from idle (counted whether or not a wake-up costs CPU)
   double wait_mean_ms = 0;  // client wait for a server connection
   double wait_p99_ms = 0;
   double servers_mean = 0;

@@ -54,6 +54,7 @@ World::World(const WorldConfig& config, std::uint64_t seed, std::uint64_t replic
     if (!config.pooler.pinning.empty()) p.cpus = config.pooler.pinning[static_cast<std::size_t>(i % per_pod)];
     p.incoming_cpu = p.cpus.empty() ? -1 : p.cpus.front();
     p.loop = std::make_unique<EventLoop>(sim_, *cpus_[pooler_host_], *this, p.cpus);
+    p.loop->set_wakeup_cost(config.pooler.cpu.wakeup);
     p.login_rng = sim::RandomStream(seed, replication, "pooler." + std::to_string(i) + ".login");
     p.server_login_rng = sim::RandomStream(seed, replication, "pooler." + std::to_string(i) + ".server_login");
     p.pools.resize(pool_keys_.size());
@@ -387,6 +388,7 @@ RunResult World::collect(double wall_s) {
     pr.throughput_tps = r.duration_s > 0 ? static_cast<double>(pr.transactions) / r.duration_s : 0;
     pr.utilization = p.loop->utilization(now);
     pr.cpu_seconds = p.loop->cpu_seconds();
+    pr.wakeups = p.loop->wakeups();
     pr.wait_mean_ms = p.wait.mean() / 1e6;
     pr.wait_p99_ms = static_cast<double>(p.wait.quantile(0.99)) / 1e6;
     pr.servers_mean = p.servers.mean(now);

@@ -343,6 +343,7 @@ models::PoolerConfig parse_pooler(const json& doc, const Hosts& hosts) {
   p.cpu.result = cpu.distribution("result", p.cpu.result);
   p.cpu.login = cpu.distribution("login", p.cpu.login);
   p.cpu.server_login = cpu.distribution("server_login", p.cpu.server_login);
+  p.cpu.wakeup = cpu.duration("wakeup", p.cpu.wakeup, Sign::kNonNegative);
   return p;
 }
 

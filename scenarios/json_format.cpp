@@ -72,6 +72,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/pooler/cpu/result", Shape::kDistribution},
     {"/pooler/cpu/login", Shape::kDistribution},
     {"/pooler/cpu/server_login", Shape::kDistribution},
+    {"/pooler/cpu/wakeup", Shape::kValue},
     {"/postgres", Shape::kObject},
     {"/postgres/host", Shape::kValue},
     {"/postgres/max_connections", Shape::kValue},

@@ -56,7 +56,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
   json processes = json::array();
   const std::size_t nproc = reps.empty() ? 0 : reps.front().processes.size();
   for (std::size_t i = 0; i < nproc; ++i) {
-    sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active, cpu_s;
+    sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active, cpu_s, wakeups;
     double conn_max = 0, serv_max = 0;
     sim::LatencyHistogram wait;
     for (const models::RunResult& r : reps) {
@@ -71,6 +71,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
       serv_active.add(p.servers_active_mean);
       serv_max = std::max(serv_max, p.servers_max);
       cpu_s.add(p.cpu_seconds);
+      wakeups.add(static_cast<double>(p.wakeups));
       wait.merge(p.wait);
     }
     const models::ProcessResult& first = reps.front().processes[i];
@@ -84,6 +85,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
         {"throughput_ci95", ptps.ci95()},
         {"utilization", util.mean()},
         {"cpu_seconds", cpu_s.mean()},
+        {"wakeups", wakeups.mean()},
         {"wait_ms", {{"mean", ms(wait.mean())}, {"p99", ms(static_cast<double>(wait.quantile(0.99)))}}},
         {"server_connections", {{"mean", serv_mean.mean()}, {"max", serv_max}, {"active_mean", serv_active.mean()}}},
     });

@@ -179,6 +179,64 @@ TEST_CASE("EventLoop: items run FIFO, one at a time; zero-cost items run at once
   CHECK(log2.done == std::vector<P>{{10, t0 + 800}, {11, t0 + 800}});
 }
 
+namespace {
+// Posts a follow-up item of 100 ns when item 5 completes, as a pooler loop forwards what it just read.
+struct ChainLog final : models::EventLoop::Owner {
+  explicit ChainLog(sim::Simulation& s) : sim(s) {}
+  void work_done(std::uint32_t, std::uint64_t arg) override {
+    done.emplace_back(arg, sim.now());
+    if (arg == 5) loop->post(0, 6, 100);
+  }
+  sim::Simulation& sim;
+  models::EventLoop* loop = nullptr;
+  std::vector<std::pair<std::uint64_t, Time>> done;
+};
+}  // namespace
+
+TEST_CASE("EventLoop: a wake-up cost is paid once per busy period", "[world][cpu]") {
+  // Wake-up 50 ns. At t = 10 two items of 100 and 200 ns reach the idle loop: one wake-up, so they end at
+  // 10 + 50 + 100 = 160 and 160 + 200 = 360. At t = 1000 item 5 (100 ns) wakes it again: ends at 1150; the
+  // item it posts at that instant (6, 100 ns) finds the loop still in its batch: no wake-up, ends at 1250.
+  // CPU: the items' 100 + 200 + 100 + 100 ns plus 2 wake-ups of 50 ns = 600 ns.
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 1));
+  ChainLog log(s);
+  models::EventLoop loop(s, cpu, log, {});
+  log.loop = &loop;
+  loop.set_wakeup_cost(50);
+  s.run_until(10);
+  loop.post(0, 1, 100);
+  loop.post(0, 2, 200);
+  s.run_until(1000);
+  loop.post(0, 5, 100);
+  s.run();
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{1, 160}, {2, 360}, {5, 1150}, {6, 1250}});
+  CHECK(loop.wakeups() == 2);
+  CHECK(loop.cpu_seconds() == Approx(600e-9).epsilon(1e-12));
+}
+
+TEST_CASE("World: isolated transactions pay the pooler's wake-up on each message", "[world][cpu]") {
+  // One client, a transaction every 10 ms (think time), Postgres takes 100 us, everything else instant: each
+  // query and each result reach an idle pooler loop, so the pooler's CPU per transaction is query + result +
+  // 2 x wakeup = 10 + 8 + 2 x 7 = 32 us. With wakeup 0 it is 18 us (the default: nothing changes). (With an
+  // instant Postgres the result would arrive at the very instant the loop finished the query, inside its
+  // batch: one wake-up per transaction.)
+  for (const Time wake : {Time{0}, 7 * kUs}) {
+    WorldConfig w = minimal_world(1);
+    w.pooler.cpu.query = Distribution::constant(10 * kUs);
+    w.pooler.cpu.result = Distribution::constant(8 * kUs);
+    w.pooler.cpu.wakeup = wake;
+    w.clients[0].think_time = Distribution::constant(10 * kMs);
+    w.clients[0].server_cpu = Distribution::constant(100 * kUs);
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
+    const auto& p = r.processes.at(0);
+    REQUIRE(p.transactions > 90);
+    CHECK(p.cpu_seconds / static_cast<double>(p.transactions) == Approx(sim::to_seconds(18 * kUs + 2 * wake)).epsilon(0.02));
+  }
+}
+
 // ===========================================================================================================
 // Connection spread
 // ===========================================================================================================

@@ -126,7 +126,22 @@ def rpool_binary():
 
 
 
-def _cmdline(pid):
+def admin_query(dsn, command, connect_timeout=10):
+    """Runs one command on an admin console (rpool's or a PgBouncer's) at dsn; returns a list of dicts."""
+    import psycopg2
+    import psycopg2.extras
+    conn = psycopg2.connect(dsn, connect_timeout=connect_timeout)
+    conn.autocommit = True
+    try:
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            cur.execute(command)
+            return [dict(r) for r in cur.fetchall()] if cur.description else []
+    finally:
+        conn.close()
+
+
+def cmdline(pid):
+    """A process's command line as raw bytes (NUL-separated); b"" when it is gone."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             return f.read()
@@ -293,16 +308,7 @@ class Pooler:
 
     def admin(self, command):
         """Runs an admin-console command; returns a list of dicts."""
-        import psycopg2
-        import psycopg2.extras
-        conn = psycopg2.connect(self.dsn("pgbouncer", "admin"))
-        conn.autocommit = True
-        try:
-            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-                cur.execute(command)
-                return [dict(r) for r in cur.fetchall()] if cur.description else []
-        finally:
-            conn.close()
+        return admin_query(self.dsn("pgbouncer", "admin"), command)
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
         # Workers are found while their supervisor still lives: once it is reaped they are re-parented to init,
@@ -319,7 +325,7 @@ class Pooler:
                 p.wait()
         for pid in workers:
             # Any worker left behind (it should not be) is stopped too, if that pid is still an rpool.
-            if b"rpool" in _cmdline(pid):
+            if b"rpool" in cmdline(pid):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:

@@ -20,19 +20,6 @@ BENCH_DB = "bench"
 ADMIN_PASSWORD = "admin-secret"
 
 
-def _admin_query(dsn, command):
-    import psycopg2
-    import psycopg2.extras
-    conn = psycopg2.connect(dsn, connect_timeout=10)
-    conn.autocommit = True
-    try:
-        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-            cur.execute(command)
-            return [dict(r) for r in cur.fetchall()] if cur.description else []
-    finally:
-        conn.close()
-
-
 class Adapter:
     kind = "?"
 
@@ -103,7 +90,7 @@ class PgBouncerAdapter(Adapter):
 
     def admin(self, i, command):
         dsn = f"host={self._dir(i)} port={self.port} dbname=pgbouncer user=admin password={ADMIN_PASSWORD}"
-        return _admin_query(dsn, command)
+        return pgfixture.admin_query(dsn, command)
 
     def read_workers(self):
         pids = self.worker_pids()
@@ -129,10 +116,9 @@ class PgBouncerAdapter(Adapter):
         # runuser forwards SIGTERM, but a pgbouncer left behind (runuser killed first) is stopped by its pid, only
         # after checking the pid is still that pgbouncer (pids wrap quickly on a busy machine).
         for pid, marker in getattr(self, "_last_pids", []):
+            if marker.encode() not in pgfixture.cmdline(pid):
+                continue
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if marker.encode() not in f.read():
-                        continue
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
@@ -160,7 +146,7 @@ class RpoolAdapter(Adapter):
         return self
 
     def admin(self, command):
-        return _admin_query(self.pooler.dsn("pgbouncer", "admin"), command)
+        return pgfixture.admin_query(self.pooler.dsn("pgbouncer", "admin"), command)
 
     def worker_pids(self):
         rows = self.admin("SHOW WORKERS")

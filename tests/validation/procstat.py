@@ -1,8 +1,15 @@
 """CPU accounting from /proc: per-process CPU seconds, whole-machine busy time, and what else ran meanwhile.
 
 The machine is shared, so every measurement window records how much CPU went to processes that are not part of
-the experiment ("foreign" CPU = machine busy time minus the experiment's own processes), plus steal and the load
-average, so a reader can judge whether a miss is the model's or the neighbours'.
+the experiment ("foreign" CPU: every other process's CPU, read from /proc), plus steal and the load average, so
+a reader can judge whether a miss is the model's or the neighbours'.
+
+Where softirq time goes (measured on this machine's kernel, CONFIG_TICK_CPU_ACCOUNTING=y without
+CONFIG_IRQ_TIME_ACCOUNTING): the loopback network stack runs its softirq in the context of the sending task, and
+that time is in the task's own utime+stime *and* in /proc/stat's softirq column. Over 10 s of a saturated 2-CPU
+machine: /proc/stat busy 2.00 cores, the sum over every process 2.01 cores, softirq 0.08 cores. So irq + softirq
+is not CPU that no process was charged; what no process was charged is machine busy time minus steal minus
+every process's CPU (ksoftirqd's included, and counted as the network's: "unattributed").
 """
 import os
 
@@ -10,17 +17,63 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 
 
-def proc_cpu_seconds(pid):
-    """utime + stime of a process (all its threads), in seconds; None when it is gone."""
+def _stat_fields(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             data = f.read()
     except OSError:
-        return None
+        return None, None
     # The command name may contain spaces: fields start after the last ')'.
-    rest = data[data.rindex(")") + 2:].split()
-    utime, stime = int(rest[11]), int(rest[12])
-    return (utime + stime) / CLK_TCK
+    return data[data.index("(") + 1:data.rindex(")")], data[data.rindex(")") + 2:].split()
+
+
+def proc_cpu_seconds(pid, reaped=False):
+    """utime + stime of a process (all its threads), in seconds; None when it is gone. With reaped=True, plus
+    cutime + cstime: the CPU of children it has waited for (a postmaster's exited backends)."""
+    _, rest = _stat_fields(pid)
+    if rest is None:
+        return None
+    ticks = int(rest[11]) + int(rest[12])
+    if reaped:
+        ticks += int(rest[13]) + int(rest[14])
+    return ticks / CLK_TCK
+
+
+def voluntary_switches(pid):
+    """Voluntary context switches of all of a process's threads: each is a sleep in a blocking call (epoll_wait
+    for a pooler), so the count is the number of times it was woken. None when the process is gone."""
+    total, seen = 0, False
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+                        seen = True
+        except OSError:
+            pass
+    return total if seen else None
+
+
+def all_processes_cpu():
+    """CPU seconds of every process on the machine, with the children each has reaped (so processes that came
+    and went between two readings are still counted, in their parent), and separately ksoftirqd's."""
+    total = network = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        comm, rest = _stat_fields(name)
+        if rest is None:
+            continue
+        ticks = int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])
+        total += ticks
+        if comm.startswith("ksoftirqd"):
+            network += ticks
+    return {"all": total / CLK_TCK, "ksoftirqd": network / CLK_TCK}
 
 
 def proc_ppid(pid):
@@ -57,28 +110,36 @@ def loadavg():
 
 class CpuGroups:
     """Named groups of pids whose CPU is tracked between two snapshots; a group may be a callable that lists
-    its pids at snapshot time (Postgres backends come and go)."""
+    its pids at snapshot time (Postgres backends come and go). Groups named in `reaping` have their parent among
+    their pids (the postmaster), which waits for the others: its reaped-children time counts, so a backend that
+    exits inside the window is counted in full (see delta())."""
 
-    def __init__(self, groups):
+    def __init__(self, groups, reaping=(), wakeups=()):
         self.groups = groups  # name -> list of pids or callable returning one
+        self.reaping = set(reaping)
+        self.wakeups = list(wakeups)  # groups whose wake-ups (voluntary context switches) are counted
 
     def _pids(self, g):
         v = self.groups[g]
         return list(v() if callable(v) else v)
 
     def snapshot(self):
-        snap = {"machine": machine_times(), "load": loadavg(), "procs": {}}
+        snap = {"machine": machine_times(), "load": loadavg(), "procs": {}, "all": all_processes_cpu(),
+                "reaping": sorted(self.reaping)}
         for g in self.groups:
-            snap["procs"][g] = {pid: proc_cpu_seconds(pid) for pid in self._pids(g)}
+            snap["procs"][g] = {pid: proc_cpu_seconds(pid, g in self.reaping) for pid in self._pids(g)}
+        snap["wakes"] = {g: {pid: voluntary_switches(pid) for pid in self._pids(g)} for g in self.wakeups}
         snap["procs"]["harness"] = {os.getpid(): proc_cpu_seconds(os.getpid())}
         return snap
 
 
 def delta(a, b, wall):
-    """CPU seconds per group between snapshots a and b (a pid new in b counts from zero; a pid gone in b is
-    counted up to a, which loses its last moments), the foreign CPU and the machine's figures."""
+    """CPU seconds per group between snapshots a and b, the foreign CPU and the machine's figures.
+    A pid new in b counts from zero. A pid gone in b: in a reaping group its whole life arrives in the parent's
+    reaped-children time, so what it had used by a is taken off again; elsewhere its time after a is lost."""
     groups = {}
     per_pid = {}
+    reaping = set(b.get("reaping", ()))
     for g, pids in b["procs"].items():
         total = 0.0
         for pid, cb in pids.items():
@@ -87,20 +148,32 @@ def delta(a, b, wall):
             ca = a["procs"].get(g, {}).get(pid) or 0.0
             total += cb - ca
             per_pid[pid] = cb - ca
+        if g in reaping:
+            total -= sum(ca or 0.0 for pid, ca in a["procs"].get(g, {}).items() if b["procs"][g].get(pid) is None)
         groups[g] = total
+    wakeups = {}
+    for g, pids in b.get("wakes", {}).items():
+        wakeups[g] = sum(wb - (a["wakes"].get(g, {}).get(pid) or 0) for pid, wb in pids.items() if wb is not None)
     ma, mb = a["machine"], b["machine"]
     busy = mb["busy"] - ma["busy"]
+    steal = mb["steal"] - ma["steal"]
     own = sum(groups.values())
+    every = b["all"]["all"] - a["all"]["all"]
+    network = b["all"]["ksoftirqd"] - a["all"]["ksoftirqd"]
     return {
         "wall_s": wall,
         "cpu_s": groups,
         "per_pid_cpu_s": per_pid,
+        "wakeups": wakeups,
         "machine_busy_cores": busy / wall,
         "experiment_cores": own / wall,
-        # Other processes' CPU: busy minus ours, minus irq/softirq (mostly our own loopback traffic) and steal
-        # (time the hypervisor gave to other guests), both reported on their own.
-        "foreign_cores": max(0.0, busy - own - (mb["irq"] - ma["irq"]) - (mb["steal"] - ma["steal"])) / wall,
-        "steal_cores": (mb["steal"] - ma["steal"]) / wall,
+        # Other processes' CPU, read from each of them (ksoftirqd is the network's, not a neighbour's).
+        "foreign_cores": max(0.0, every - network - own) / wall,
+        # CPU that no process was charged (softirq in idle context, ksoftirqd): the network's own cost, which
+        # rpsim charges as network.softirq_per_packet. Tick-sampled, so it scatters by a few ticks around 0.
+        "unattributed_cores": max(0.0, busy - steal - (every - network)) / wall,
+        "steal_cores": steal / wall,
+        # /proc/stat's irq + softirq: informational only, it is mostly inside the processes' own time.
         "irq_cores": (mb["irq"] - ma["irq"]) / wall,
         "loadavg_before": a["load"],
         "loadavg_after": b["load"],

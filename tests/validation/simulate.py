@@ -48,7 +48,8 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
     topo = host_topology()
     costs = cal["scripts"][script]
     pooler_cpu = {"query": us(costs["pooler_per_query_s"] / 2), "result": us(costs["pooler_per_query_s"] / 2),
-                  "login": us(cal["pooler_login_s"]), "server_login": us(cal.get("pooler_server_login_s", 40e-6))}
+                  "login": us(cal["pooler_login_s"]), "server_login": us(cal.get("pooler_server_login_s", 40e-6)),
+                  "wakeup": us(cal.get("pooler_wakeup_s", 0.0))}
     client = {
         "name": "pgbench",
         "count": clients,

@@ -57,7 +57,29 @@ def test_proc_readers_see_this_process():
     sum(i * i for i in range(200000))
     b = procstat.CpuGroups({"me": [os.getpid()]}).snapshot()
     d = procstat.delta(a, b, 1.0)
-    assert d["cpu_s"]["me"] >= 0 and d["foreign_cores"] >= 0
+    assert d["cpu_s"]["me"] >= 0 and d["foreign_cores"] >= 0 and d["unattributed_cores"] >= 0
+    every = procstat.all_processes_cpu()
+    assert every["all"] >= procstat.proc_cpu_seconds(os.getpid()) and every["ksoftirqd"] >= 0
+
+
+def test_delta_counts_exited_backends_once_and_splits_the_machine():
+    # A hand-worked window of 1 s. Postgres: postmaster 100 (its reaped-children time included) and backend 101,
+    # which used 0.30 s before the window and 0.05 s more, then exited and was reaped: the postmaster's figure
+    # grows by its own 0.01 s + the backend's whole life 0.35 s. Expected postgres CPU in the window:
+    # 0.01 + 0.05 = 0.06 s (the 0.30 s from before the window must not count). Backend 102 starts in the window
+    # and uses 0.02 s. Pooler 200: 0.40 s. Every process on the machine grew by 1.10 s, ksoftirqd's 0.04 s of it;
+    # /proc/stat busy 1.20 s, steal 0.02 s. So: own = 0.06 + 0.02 + 0.40 = 0.48; foreign = 1.10 - 0.04 - 0.48
+    # = 0.58 cores; unattributed = 1.20 - 0.02 - (1.10 - 0.04) = 0.12 cores.
+    def snap(procs, every, ksoft, busy, steal):
+        return {"machine": {"busy": busy, "steal": steal, "irq": 0.0, "total": 0.0}, "load": [0, 0, 0],
+                "procs": procs, "all": {"all": every, "ksoftirqd": ksoft}, "reaping": ["postgres"]}
+    a = snap({"postgres": {100: 5.00, 101: 0.30}, "pooler": {200: 1.0}}, 50.0, 1.0, 80.0, 1.0)
+    b = snap({"postgres": {100: 5.36, 102: 0.02}, "pooler": {200: 1.4}}, 51.1, 1.04, 81.2, 1.02)
+    d = procstat.delta(a, b, 1.0)
+    assert abs(d["cpu_s"]["postgres"] - 0.08) < 1e-9  # 0.06 + the new backend's 0.02
+    assert abs(d["cpu_s"]["pooler"] - 0.40) < 1e-9
+    assert abs(d["foreign_cores"] - 0.58) < 1e-9
+    assert abs(d["unattributed_cores"] - 0.12) < 1e-9
 
 
 def test_scenario_describes_the_setup():
