@@ -129,7 +129,8 @@ def markdown(doc):
                 na = "-"
                 if "predicted_noise_aware" in f:
                     e = f.get("error_noise_aware")
-                    es = "-" if e is None else (f"{e:+.1f} pp" if f["kind"] == "points" else f"{e * 100:+.1f}%")
+                    es = "-" if e is None else (f"{e:+.1f} pp" if f["kind"] == "points" else
+                                                f"{e:+.1f}" if f["kind"] == "count" else f"{e * 100:+.1f}%")
                     ok = {True: ", within", False: ", outside", None: ""}[f.get("pass_noise_aware")]
                     na = f"{_fmt(f['predicted_noise_aware'])} ({es}{ok})"
                 lines.append(f"| {c['experiment']} | {c['name']}{extra} | {f['figure']} | {_fmt(f['predicted'])} | "

@@ -39,7 +39,7 @@ def figure(name, predicted, measured, tolerance, kind="relative", note=None, noi
     noise_aware: the same figure predicted with the measured background load added (never decides pass)."""
     row = {"figure": name, "predicted": predicted, "measured": measured, "tolerance": tolerance, "kind": kind}
     if noise_aware is not None:
-        e, ok = _judge(kind if kind in ("relative", "points") else "info", noise_aware, measured, tolerance)
+        e, ok = _judge(kind if kind in ("relative", "points", "count") else "info", noise_aware, measured, tolerance)
         row.update({"predicted_noise_aware": noise_aware, "error_noise_aware": e, "pass_noise_aware": ok})
     if kind == "relative":
         e = rel_error(predicted, measured)

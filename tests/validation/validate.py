@@ -29,12 +29,17 @@ sys.path.insert(0, HERE)
 import adapters  # noqa: E402
 import procstat  # noqa: E402
 import report  # noqa: E402
+import restart_storm  # noqa: E402
 import simulate  # noqa: E402
 import stats  # noqa: E402
 import workload  # noqa: E402
 from adapters import pgfixture  # noqa: E402
 
 SLEEP_SQL = "SELECT pg_sleep(0.005);\n"
+# Experiment 6: the storm's rate (new connections per second), its length, the rolling restarts in it, and the
+# tolerance (within a factor 1.5 or 2 resets, whichever is wider; issue 4).
+E6_RATE, E6_DURATION, E6_PASSES = 3000.0, 20.0, 4
+E6_TOLERANCE = (1.5, 2)
 PGBENCH_SCALE = 10
 
 
@@ -312,6 +317,51 @@ def exp5_case(ctx, kind, cal, case, clients, rate):
     ]
 
 
+@guarded
+def exp6_case(ctx, kind, cal, case, migrate):
+    """Rolling restarts of rpool under a connection storm, in a private network namespace with tcp_migrate_req
+    as given (restart_storm.py); rpsim on the same set-up, restarts at the measured times."""
+    out_json = os.path.join(tempfile.mkdtemp(prefix="rpsim-val-e6-"), "case.json")
+    m = restart_storm.run_case(os.path.abspath(ctx.rpool), out_json, migrate, workers=2, rate=E6_RATE,
+                               duration=E6_DURATION, passes=E6_PASSES)
+    if "error" in m:
+        raise RuntimeError(f"the case inside the namespace failed: {m['error']}")
+    doc = simulate.restart_scenario(f"{kind}_{case['slug']}", f"{case['name']} on {kind}, as measured by "
+                                    "validate.py", m, softirq_per_packet_s=cal.get("softirq_per_packet_s", 0.0))
+    pred, rel, sim_wall = ctx.predict(doc)
+    # Noise-aware (never decides): the other work on the machine during the case's calibration window, as hogs.
+    foreign = m["calibration"]["cpu"]["foreign_cores"]
+    hogs = int(round(foreign)) if foreign >= 0.25 else 0
+    pred_bg = None
+    if hogs > 0:
+        doc_bg = simulate.add_background(simulate.restart_scenario(
+            f"{kind}_{case['slug']}_background", case["name"], m,
+            softirq_per_packet_s=cal.get("softirq_per_packet_s", 0.0)), hogs)
+        pred_bg, _, _ = ctx.predict(doc_bg)
+    counts = m["storm"]["counts"]
+    reported = [r["report"] for r in m["restarts"]]
+    rpool_resets = sum(r["tcpext"].get("TCPMigrateReqFailure", 0) for r in m["restarts"])
+    cpu = m["cpu"]
+    case.update({"measured": m, "scenario": rel, "sim_wall_s": sim_wall,
+                 "noise": {k: cpu[k] for k in ("foreign_cores", "steal_cores", "irq_cores", "machine_busy_cores",
+                                               "experiment_cores", "loadavg_before", "loadavg_after")},
+                 "predicted": _pred_summary(pred), "predicted_noise_aware": _pred_summary(pred_bg) if pred_bg else None,
+                 "background_hogs": hogs, "rpool_reports": reported})
+    kern = lambda key: lambda r: r["kernel"][key]  # noqa: E731
+    case["figures"] = [
+        fig("connections reset (client side: reset before the pooler's first byte)", pred, pred_bg,
+            kern("accept_queue_resets"), counts["reset"], E6_TOLERANCE, "count"),
+        fig("connections migrated (kernel TCPMigrateReqSuccess)", pred, pred_bg, kern("migrated"),
+            m["tcpext"].get("TCPMigrateReqSuccess", 0), None, "info"),
+        fig("resets rpool reported (kernel TCPMigrateReqFailure; counts only when migration is on)", pred, pred_bg,
+            kern("accept_queue_resets"), rpool_resets if migrate else None, None, "info"),
+        fig("connections refused (no listener)", pred, pred_bg, kern("connection_refused"), counts["refused"], None,
+            "info"),
+        fig("storm connections per second (calibration window)", pred, pred_bg,
+            lambda r: r["throughput_tps"]["mean"], m["calibration"]["cps"], None, "info"),
+    ]
+
+
 def run_pooler(ctx, kind):
     out = {"pooler": kind, "cases": []}
     t = time.time()
@@ -342,6 +392,12 @@ def run_pooler(ctx, kind):
                                                            "name": f"imbalance N=2 clients={c} rate={rate}/s",
                                                            "slug": f"e5_rate{rate}_c{c}", "pooler": kind},
                                           c, rate))
+        if kind == "rpool" and 6 in want:  # PgBouncer has no rolling restart of its own
+            for migrate in (False, True):
+                out["cases"].append(exp6_case(ctx, kind, cal, {
+                    "experiment": 6, "pooler": kind, "slug": f"e6_rolling_restart_migrate{int(migrate)}",
+                    "name": f"rolling restart x{E6_PASSES} N=2 storm {E6_RATE:.0f}/s tcp_migrate_req={int(migrate)}"},
+                    migrate))
     out["wall_s"] = time.time() - t
     return out
 
