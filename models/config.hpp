@@ -114,6 +114,15 @@ struct ClientGroupConfig {
   Distribution server_wait;                                   // per query, non-CPU time (I/O, pg_sleep)
   Distribution client_cpu;           // per transaction, on the client host (e.g. pgbench's own CPU)
   int client_threads = 1;            // like pgbench -j: event loops on each client host that share its clients
+  // Client-side CPU per connection (socket, connect, startup and authentication in the client library), run on
+  // the client's thread as the connection starts, before its SYN.
+  Distribution connect_cpu;
+  // A (re)connection blocks its client thread, like pgbench's libpq connect: from the start of the connection
+  // (its connect_cpu, then the SYN) until the login is answered or fails, the thread runs nothing for its other
+  // clients, whose results and connections wait. A thread with k per-transaction clients, connection time c,
+  // client CPU u and transaction time t (query out to result in) then completes a transaction every
+  // max(c + u, (c + u + t) / k): the connections, not the clients, set the pace once k (c + u) > c + u + t.
+  bool blocking_connect = false;
   Time start = 0;                    // connections start uniformly spread over [0, start]
   // Per-client work multiplier for weighted (heavy / light) groups: scales server and pooler CPU per query.
   double weight = 1.0;

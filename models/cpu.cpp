@@ -130,7 +130,7 @@ EventLoop::EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<i
     : sim_(sim), cpu_(cpu), owner_(owner), affinity_(std::move(affinity)) {}
 
 void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
-  if (cost <= 0) {
+  if (cost <= 0 && !blocked_) {
     if (owner_.work_start(kind, arg)) owner_.work_done(kind, arg);
     return;
   }
@@ -139,14 +139,28 @@ void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
     ++wakeups_;
   }
   queue_.push_back(Item{kind, arg, cost});
+  if (!running_ && !blocked_) start_next();
+}
+
+void EventLoop::unblock() {
+  RPSIM_ASSERT(blocked_, "only a blocked event loop is unblocked");
+  blocked_ = false;
   if (!running_) start_next();
 }
 
 void EventLoop::start_next() {
-  while (!queue_.empty()) {
+  while (!blocked_ && !queue_.empty()) {
     Item item = queue_.front();
     queue_.pop_front();
     if (!owner_.work_start(item.kind, item.arg)) continue;
+    if (item.cost <= 0) {
+      // A zero-cost item that queued while the loop was blocked. Marked running so that what its work_done
+      // posts queues behind the rest instead of starting here (this loop takes it next).
+      running_ = true;
+      owner_.work_done(item.kind, item.arg);
+      running_ = false;
+      continue;
+    }
     running_ = true;
     current_ = item;
     busy_.set(sim_.now(), 1);

@@ -77,7 +77,9 @@ class Cpu final : public sim::EventHandler {
 
 // A single-threaded process: one event loop that takes work items in FIFO order and runs each as one CPU burst,
 // like PgBouncer's libevent loop or a pgbench thread. Zero-cost items run at once, without queueing: zero means
-// "negligible", and the limit of a negligible cost is not to wait behind others.
+// "negligible", and the limit of a negligible cost is not to wait behind others. A loop can be blocked, like a
+// thread inside a blocking call (pgbench's synchronous connect): from the end of the item under way until
+// unblock(), it starts nothing, and every item posted meanwhile, zero-cost ones too, queues in FIFO order.
 class EventLoop final : public BurstOwner {
  public:
   class Owner {
@@ -99,6 +101,10 @@ class EventLoop final : public BurstOwner {
 
   void post(std::uint32_t kind, std::uint64_t arg, sim::Time cost);
   void burst_done(std::uint64_t tag) override;
+  // May be called from the owner's work_start or work_done; a blocked loop uses no CPU.
+  void block() { blocked_ = true; }
+  void unblock();
+  [[nodiscard]] bool blocked() const { return blocked_; }
 
   // CPU the process spends waking up from idle (epoll_wait returning, the switch back to it): charged with the
   // first item posted after the loop has gone idle, not with items posted at the very instant it went idle
@@ -132,6 +138,7 @@ class EventLoop final : public BurstOwner {
   std::vector<int> affinity_;
   std::deque<Item> queue_;
   bool running_ = false;
+  bool blocked_ = false;
   Item current_{};
   int last_cpu_ = -1;
   sim::Time work_done_ = 0;

@@ -46,6 +46,12 @@ struct RunResult {
   std::uint64_t transactions = 0;
   double throughput_tps = 0;
   sim::LatencyHistogram latency;  // transaction latency, ns
+  // The same transactions' latency counted from the login of their connection: differs from `latency` only for
+  // per-transaction connections, whose `latency` includes the connection (pgbench -C's --log leaves it out).
+  sim::LatencyHistogram latency_after_connect;
+  // Connections that logged in: from their start on the client's thread (connect_cpu, then the SYN) to the
+  // login's answer, ns (pgbench -C's "connection time", without the disconnect).
+  sim::LatencyHistogram connect_time;
   std::vector<ProcessResult> processes;
   // Postgres
   double backends_mean = 0;

@@ -287,6 +287,10 @@ bool World::work_start(std::uint32_t kind, std::uint64_t arg) {
     case kWorkQuery:
     case kWorkClientEnd:
       return live_client(arg) >= 0;
+    case kWorkClientConnect: {
+      const int c = live_client(arg);
+      return c >= 0 && client_connect_start(c);
+    }
     default:
       return live_server(arg) >= 0;
   }
@@ -321,6 +325,9 @@ void World::work_done(std::uint32_t kind, std::uint64_t arg) {
     case kWorkClientEnd:
       if (int c = live_client(arg); c >= 0) client_transaction_end(c);
       break;
+    case kWorkClientConnect:
+      if (int c = live_client(arg); c >= 0) kernel_connect(c);
+      break;
     default:
       RPSIM_ASSERT(false, "unknown work kind");
   }
@@ -330,6 +337,8 @@ void World::reset_statistics() {
   const sim::Time now = sim_.now();
   transactions_.reset();
   latency_.reset();
+  latency_after_connect_.reset();
+  connect_time_.reset();
   backends_.reset(now);
   for (sim::Counter* c : {&refused_logins_, &accept_queue_resets_, &migrated_, &syn_drops_, &connection_refused_,
                      &port_exhaustion_, &query_wait_timeouts_, &max_client_conn_errors_, &failed_connects_}) {
@@ -377,6 +386,8 @@ RunResult World::collect(double wall_s) {
   r.transactions = transactions_.value();
   r.throughput_tps = r.duration_s > 0 ? static_cast<double>(r.transactions) / r.duration_s : 0;
   r.latency = latency_;
+  r.latency_after_connect = latency_after_connect_;
+  r.connect_time = connect_time_;
   for (Process& p : processes_) {
     ProcessResult pr;
     pr.index = p.index;

@@ -56,7 +56,9 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   // Fields ordered by size so the struct packs without holes (one of these exists per client connection).
   struct Client {
     sim::Time txn_start = 0;
-    sim::Time wait_start = 0;     // when it joined a pool's wait queue
+    // When it joined a pool's wait queue; while connecting (never waiting then), when its thread started the
+    // connection (connect_cpu, then the SYN). One field for both keeps Client within its 128 bytes.
+    sim::Time wait_start = 0;
     sim::Time attributed_at = 0;  // when its current transaction became its process's (Little's law per process)
     sim::Time next_arrival = 0;  // open loop: the schedule is independent of completions, like pgbench --rate
     sim::Time lifetime_end = sim::kTimeMax;
@@ -82,6 +84,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     bool disconnect_after_txn = false;
     bool assigned = false;     // a given assignment decides its next connection's process
     bool txn_pending = false;  // a transaction should start right after login (per-transaction connections)
+    bool holds_thread = false;  // its blocking connection is under way: its client thread is blocked
   };
   // bench/ measures memory per connection at 1M clients against a 256-byte budget; this struct is half of it.
   static_assert(sizeof(Client) <= 128, "Client grew past 128 bytes: check bench/README.md's memory budget");
@@ -152,8 +155,10 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
           result(seed, replication, prefix + ".pooler_result"),
           server_cpu(seed, replication, prefix + ".server_cpu"),
           server_wait(seed, replication, prefix + ".server_wait"),
-          client_cpu(seed, replication, prefix + ".client_cpu") {}
-    sim::RandomStream start, arrivals, think, lifetime, reconnect, query, result, server_cpu, server_wait, client_cpu;
+          client_cpu(seed, replication, prefix + ".client_cpu"),
+          connect_cpu(seed, replication, prefix + ".connect_cpu") {}
+    sim::RandomStream start, arrivals, think, lifetime, reconnect, query, result, server_cpu, server_wait, client_cpu,
+        connect_cpu;
   };
   struct ClientGroupState {
     ClientGroupConfig config;
@@ -170,6 +175,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     kWarmupEnd, kSample, kRestart, kDrainTimeout, kRelisten, kLoginOkArrive,
     // work items on event loops
     kWorkLogin, kWorkQuery, kWorkResult, kWorkServerLogin, kWorkBackendStart, kWorkExec, kWorkReset, kWorkClientEnd,
+    kWorkClientConnect,
   };
   static std::uint64_t ref(std::uint32_t gen, int id) { return (static_cast<std::uint64_t>(gen) << 32) | static_cast<std::uint32_t>(id); }
   static int ref_id(std::uint64_t r) { return static_cast<int>(r & 0xffffffffu); }
@@ -198,7 +204,10 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
 
   // ---- clients (world_clients.cpp) --------------------------------------------------------------------------------
   void client_start(int c);
+  bool client_connect_start(int c);
+  void client_connect_over(int c);
   void client_connected(int c);
+  void client_after_login(int c);
   void begin_transaction(int c, sim::Time start);
   void send_query(int c);
   void client_result(int c);
@@ -288,6 +297,8 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   sim::Time end_time_ = 0;
   sim::Counter transactions_;
   sim::LatencyHistogram latency_;
+  sim::LatencyHistogram latency_after_connect_;  // from the login of its connection (pgbench -C --log's latency)
+  sim::LatencyHistogram connect_time_;           // from the connection's start to its login (or failure)
   sim::TimeWeightedCount backends_;
   sim::Counter refused_logins_, accept_queue_resets_, migrated_, syn_drops_, connection_refused_, port_exhaustion_;
   sim::Counter query_wait_timeouts_, max_client_conn_errors_, failed_connects_;

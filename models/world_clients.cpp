@@ -28,13 +28,46 @@ void World::client_start(int c) {
   ++cl.gen;  // a new connection: whatever an older one left in flight is ignored
   cl.state = ClientState::kConnecting;
   cl.syn_attempts = 0;
+  if (g.blocking_connect || !g.connect_cpu.is_zero()) {
+    // The connection starts when its thread gets to it, behind that thread's other work.
+    client_loops_[cl.thread]->post(kWorkClientConnect, client_ref(c),
+                                   g.connect_cpu.sample(groups_cfg_[cl.group].rng.connect_cpu));
+    return;
+  }
+  cl.wait_start = sim_.now();
   kernel_connect(c);
+}
+
+bool World::client_connect_start(int c) {
+  Client& cl = clients_[c];
+  if (cl.state != ClientState::kConnecting) return false;
+  cl.wait_start = sim_.now();
+  if (groups_cfg_[cl.group].config.blocking_connect) {
+    cl.holds_thread = true;
+    client_loops_[cl.thread]->block();
+  }
+  return true;
+}
+
+void World::client_connect_over(int c) {
+  Client& cl = clients_[c];
+  if (!cl.holds_thread) return;
+  cl.holds_thread = false;
+  client_loops_[cl.thread]->unblock();
 }
 
 void World::client_connected(int c) {
   Client& cl = clients_[c];
-  const ClientGroupState& g = groups_cfg_[cl.group];
   cl.state = ClientState::kReady;
+  if (sim_.now() >= measure_start_) connect_time_.record(sim_.now() - cl.wait_start);
+  client_after_login(c);
+  // The connect call returns only now: the client's first message is already out when its thread moves on.
+  client_connect_over(c);
+}
+
+void World::client_after_login(int c) {
+  Client& cl = clients_[c];
+  const ClientGroupState& g = groups_cfg_[cl.group];
   if (g.config.connection == ConnectionMode::kPersistent && g.config.lifetime) {
     cl.lifetime_end = sim_.now() + g.config.lifetime->sample(groups_cfg_[cl.group].rng.lifetime);
   } else {
@@ -99,6 +132,9 @@ void World::client_transaction_end(int c) {
   if (now >= measure_start_) {
     transactions_.add();
     latency_.record(now - cl.txn_start);
+    // A per-transaction connection's transaction became its process's at its login (begin_transaction).
+    const bool per_txn = groups_cfg_[cl.group].config.connection == ConnectionMode::kPerTransaction;
+    latency_after_connect_.record(now - (per_txn ? cl.attributed_at : cl.txn_start));
     p.transactions.add();
     p.latency.record(now - cl.attributed_at);
   }
@@ -160,6 +196,7 @@ void World::client_error(int c, bool count_as_failed) {
   // listener) would otherwise retry forever at one instant and simulated time would never advance.
   ClientGroupState& g = groups_cfg_[cl.group];
   schedule_reconnect(c, std::max(g.config.reconnect_delay.sample(g.rng.reconnect), kErrorBackoff));
+  client_connect_over(c);  // a failed blocking connect returns its thread
 }
 
 void World::client_disconnect(int c) {

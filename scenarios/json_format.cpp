@@ -97,6 +97,8 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/clients/*/server_wait", Shape::kDistribution},
     {"/clients/*/client_cpu", Shape::kDistribution},
     {"/clients/*/client_threads", Shape::kValue},
+    {"/clients/*/connect_cpu", Shape::kDistribution},
+    {"/clients/*/blocking_connect", Shape::kValue},
     {"/clients/*/start", Shape::kValue},
     {"/clients/*/weight", Shape::kValue},
     {"/restarts", Shape::kArray},

@@ -18,6 +18,8 @@ def _err(row):
         return "-"
     if row["kind"] == "points":
         return f"{e:+.1f} pp"
+    if row["kind"] == "count":
+        return f"{e:+.1f}"
     return f"{e * 100:+.1f}%"
 
 
@@ -31,6 +33,8 @@ def _tol(row):
         return f"±{t:g} pp"
     if row["kind"] == "p_value":
         return f"p ≥ {t:g}"
+    if row["kind"] == "count":
+        return f"x{t[0]:g} or ±{t[1]:g}"
     return str(t)
 
 
@@ -69,7 +73,8 @@ def markdown(doc):
     s = doc["summary"]
     m = doc["machine"]
     lines = [
-        f"# rpsim validation ({'quick subset' if doc['quick'] else 'full matrix'})",
+        f"# rpsim validation ({'quick subset' if doc['quick'] else 'full matrix'}"
+        f"{', experiments ' + doc['only'] + ' only' if doc.get('only') else ''})",
         "",
         f"- date: {doc['started']} to {doc['finished']} (UTC); commit {doc['commit']}",
         f"- machine: {m['hostname']}, {m['cpu_model']}, {m['topology']['cores']} cores x "
@@ -127,7 +132,8 @@ def markdown(doc):
                 na = "-"
                 if "predicted_noise_aware" in f:
                     e = f.get("error_noise_aware")
-                    es = "-" if e is None else (f"{e:+.1f} pp" if f["kind"] == "points" else f"{e * 100:+.1f}%")
+                    es = "-" if e is None else (f"{e:+.1f} pp" if f["kind"] == "points" else
+                                                f"{e:+.1f}" if f["kind"] == "count" else f"{e * 100:+.1f}%")
                     ok = {True: ", within", False: ", outside", None: ""}[f.get("pass_noise_aware")]
                     na = f"{_fmt(f['predicted_noise_aware'])} ({es}{ok})"
                 lines.append(f"| {c['experiment']} | {c['name']}{extra} | {f['figure']} | {_fmt(f['predicted'])} | "

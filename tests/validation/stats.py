@@ -9,7 +9,20 @@ def rel_error(predicted, measured):
     return (predicted - measured) / measured
 
 
+def count_within(predicted, measured, factor, absolute):
+    """Counts (e.g. resets): predicted within a factor of the measured, or within `absolute` of it, whichever
+    band is wider."""
+    if predicted is None or measured is None:
+        return False
+    if abs(predicted - measured) <= absolute:
+        return True
+    return measured > 0 and measured / factor <= predicted <= measured * factor
+
+
 def _judge(kind, predicted, measured, tolerance):
+    if kind == "count":
+        return (None if predicted is None or measured is None else predicted - measured,
+                count_within(predicted, measured, *tolerance))
     if kind == "relative":
         e = rel_error(predicted, measured)
         return e, (e is not None and abs(e) <= tolerance)
@@ -21,11 +34,12 @@ def _judge(kind, predicted, measured, tolerance):
 
 def figure(name, predicted, measured, tolerance, kind="relative", note=None, noise_aware=None):
     """kind: 'relative' (|p - m| / m <= tol), 'points' (|p - m| in percentage points <= tol, both given as
-    fractions), 'p_value' (measured is a p-value that must be >= tol; predicted unused), 'info' (no tolerance).
+    fractions), 'p_value' (measured is a p-value that must be >= tol; predicted unused), 'count' (tol = (factor,
+    absolute): see count_within; error = p - m), 'info' (no tolerance).
     noise_aware: the same figure predicted with the measured background load added (never decides pass)."""
     row = {"figure": name, "predicted": predicted, "measured": measured, "tolerance": tolerance, "kind": kind}
     if noise_aware is not None:
-        e, ok = _judge(kind if kind in ("relative", "points") else "info", noise_aware, measured, tolerance)
+        e, ok = _judge(kind if kind in ("relative", "points", "count") else "info", noise_aware, measured, tolerance)
         row.update({"predicted_noise_aware": noise_aware, "error_noise_aware": e, "pass_noise_aware": ok})
     if kind == "relative":
         e = rel_error(predicted, measured)
@@ -38,6 +52,8 @@ def figure(name, predicted, measured, tolerance, kind="relative", note=None, noi
     elif kind == "p_value":
         row["error"] = None
         row["pass"] = measured is not None and measured >= tolerance
+    elif kind == "count":
+        row["error"], row["pass"] = _judge(kind, predicted, measured, tolerance)
     elif kind == "info":
         row["error"] = rel_error(predicted, measured)
         row["pass"] = None

@@ -36,6 +36,22 @@ def test_figures_relative_points_and_p_value():
     assert h["pass"] is False and h["pass_noise_aware"] is True
 
 
+def test_count_figure_factor_or_absolute_whichever_is_wider():
+    # Issue 4's tolerance for resets: within a factor 1.5 or 2 resets, whichever is wider. Measured 20: the factor
+    # allows 13.3 to 30. Measured 1: the absolute allows -1 to 3 (the factor only 0.67 to 1.5).
+    tol = (1.5, 2)
+    assert stats.figure("resets", 29.0, 20.0, tol, "count")["pass"] is True
+    assert stats.figure("resets", 31.0, 20.0, tol, "count")["pass"] is False
+    assert stats.figure("resets", 13.5, 20.0, tol, "count")["pass"] is True
+    assert stats.figure("resets", 13.0, 20.0, tol, "count")["pass"] is False
+    assert stats.figure("resets", 3.0, 1.0, tol, "count")["pass"] is True
+    assert stats.figure("resets", 3.5, 1.0, tol, "count")["pass"] is False
+    assert stats.figure("resets", 0.2, 0.0, tol, "count")["pass"] is True
+    f = stats.figure("resets", 4.0, 10.0, tol, "count")
+    assert f["pass"] is False and f["error"] == -6.0
+    assert report._tol(f) == "x1.5 or ±2" and report._err(f) == "-6.0"
+
+
 def test_pgbench_log_window_and_quantiles(tmp_path):
     prefix = str(tmp_path / "log")
     with open(prefix + ".123", "w") as f:
@@ -114,3 +130,23 @@ def test_gate_keeps_every_failure_visible():
     s = report.summarize(doc, {1})
     assert (s["passed"], s["failed"], s["failed_outside_gate"], s["gate"]) == (1, 2, 1, [1])
     assert report.summarize(doc)["failed_outside_gate"] == 0  # no gate: every experiment decides
+
+
+def test_restart_scenario_follows_the_measured_case():
+    # Two passes over 2 workers measured at 3.0 s (taking 1.0 s) and 5.0 s (0.5 s): rpsim closes worker 0 at each
+    # pass's start and worker 1 half-way through it. 2 storm processes x 400 in flight = 800 open-loop clients
+    # sharing 3000/s; the case's own CPU per connection; the namespace's tcp_migrate_req and backlog.
+    m = {"migrate_req": "0", "workers": 2, "rate": 3000.0, "backlog": 64, "port": 7000,
+         "restarts": [{"at_s": 3.0, "took_s": 1.0}, {"at_s": 5.0, "took_s": 0.5}],
+         "storm": {"duration_s": 20.0, "processes": 2, "max_inflight": 400},
+         "calibration": {"pooler_per_conn_s": 800e-6, "storm_per_conn_s": 250e-6}}
+    doc = simulate.restart_scenario("e6", "test", m)
+    assert [(r["at"], r["process"]) for r in doc["restarts"]] == [("3.0000s", 0), ("3.5000s", 1), ("5.0000s", 0),
+                                                                  ("5.2500s", 1)]
+    g = doc["clients"][0]
+    assert g["count"] == 800 and abs(g["rate"] * 800 - 3000.0) < 1e-9 and g["connection"] == "per_transaction"
+    assert g["connect_cpu"] == "250.000us" and doc["pooler"]["cpu"]["login"] == "800.000us"
+    assert doc["kernel"]["tcp_migrate_req"] is False and doc["kernel"]["listen_backlog"] == 64
+    assert doc["run"]["warmup"] == "1.0s" and doc["run"]["duration"] == "19.0s"
+    bg = simulate.add_background(simulate.restart_scenario("e6", "test", m), 2)
+    assert bg["clients"][1]["count"] == 2 and bg["clients"][1]["client_cpu"] == "1000s"
