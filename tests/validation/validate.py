@@ -195,6 +195,7 @@ def exp1_spread(ctx, kind, cal):
 
 def _pred_summary(pred):
     return {"throughput_tps": pred["throughput_tps"], "latency_ms": pred["latency_ms"],
+            "latency_after_connect_ms": pred.get("latency_after_connect_ms"), "connect_ms": pred.get("connect_ms"),
             "duration_s": pred["duration_s"],
             "processes": [{k: p[k] for k in ("index", "client_connections", "transactions", "throughput_tps",
                                              "utilization", "cpu_seconds", "wait_ms")} for p in pred["processes"]],
