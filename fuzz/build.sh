@@ -2,7 +2,7 @@
 # Configures and builds one of the two sanitizer builds of the repository, next to the ordinary g++ build.
 #   fuzz/build.sh asan [BUILD_DIR]   clang-14, AddressSanitizer + UndefinedBehaviorSanitizer + libFuzzer coverage:
 #                                     the fuzzers, the Catch2 unit tests, the rpsim and rpool binaries and
-#                                     the Python package (default dir: build/fuzz)
+#                                     the Python package (default dir: build/asan)
 #   fuzz/build.sh tsan [BUILD_DIR]   g++, ThreadSanitizer: the parallel replication test (default dir: build/tsan)
 # Both reuse the project's own CMake files (configured with RPSIM_SANITIZER_BUILD) and build only the targets
 # they need, so a second configuration costs a few seconds and nothing outside these targets is compiled.
@@ -14,7 +14,7 @@ jobs=${RPSIM_SANITIZER_JOBS:-2}
 
 case "$kind" in
   asan)
-    out=${2:-$src/build/fuzz}
+    out=${2:-$src/build/asan}
     # -O1: fast enough to fuzz, much quicker to compile than -O2. Every UB check aborts (no recovery), so a
     # report cannot scroll by unnoticed. vptr needs RTTI everywhere, which the Debian libraries have.
     flags="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fsanitize=fuzzer-no-link"

@@ -11,7 +11,7 @@ shopt -s nullglob
 src=$(cd "$(dirname "$0")/.." && pwd)
 target=${1:?usage: fuzz/run.sh scenario|protocol|config|session SECONDS [BUILD_DIR]}
 seconds=${2:?usage: fuzz/run.sh TARGET SECONDS [BUILD_DIR]}
-build=${3:-$src/build/fuzz}
+build=${3:-$src/build/asan}
 bin=$build/fuzzers/fuzz_$target
 [ -x "$bin" ] || { echo "fuzz/run.sh: $bin is missing; run fuzz/build.sh asan first" >&2; exit 2; }
 

@@ -151,8 +151,10 @@ RunResult World::run(sim::Time warmup, sim::Time duration, const std::atomic<boo
   sim_.schedule_at(warmup, this, kWarmupEnd, 0);
   if (config_.timeseries_interval > 0) sim_.schedule_at(warmup + config_.timeseries_interval, this, kSample, 0);
 
-  // In slices, so another thread can follow the progress; slicing does not change which events run.
-  constexpr int kSlices = 100;
+  // In slices, so another thread can follow the progress and a cancel lands soon; slicing does not change which
+  // events run. 10,000 slices: a cancel waits at most 0.01 % of the run (with 100, a sanitized build took 25-35 s
+  // to notice a SIGINT), and the slices cost nothing next to the events.
+  constexpr int kSlices = 10'000;
   for (int i = 1; i <= kSlices; ++i) {
     if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
     sim_.run_until(end_time_ / kSlices * i + (i == kSlices ? end_time_ % kSlices : 0));

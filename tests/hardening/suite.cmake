@@ -19,7 +19,10 @@ if(NOT EXISTS ${hardening_src}/fuzz/build.sh)
   return()
 endif()
 
-set(hardening_asan_dir ${CMAKE_BINARY_DIR}/fuzz)
+# Not <build>/fuzz: that is the binary folder of the fuzz/ subdirectory, and ctest would then recurse into the
+# sanitizer build's own test list (a second run of ctest in the same folder ran every test twice, the second
+# time against the sanitized binaries without their runtime).
+set(hardening_asan_dir ${CMAKE_BINARY_DIR}/asan)
 set(hardening_tsan_dir ${CMAKE_BINARY_DIR}/tsan)
 set(hardening_env
     "ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0"
@@ -48,7 +51,7 @@ foreach(unit test_sim test_models test_scenarios test_pooler)
 endforeach()
 
 # The rest of the suite against the same build's rpsim, rpool and Python module. sanitized_run.sh sends every
-# report to a file under fuzz/reports/NAME/ and fails the test if one exists: an rpool worker's stderr is its
+# report to a file under asan/reports/NAME/ and fails the test if one exists: an rpool worker's stderr is its
 # logfile or /dev/null, and a worker that dies of a report is restarted, so the exit status alone would miss it.
 # LeakSanitizer runs at exit in rpsim and in rpool's supervisor, and in each worker that exits (supervisor.cpp
 # calls it before _exit; a SIGKILLed worker is not checked). Python runs with the ASan runtime preloaded and
