@@ -58,8 +58,6 @@ endforeach()
 # LeakSanitizer off (fuzz/README.md says why). Left out, each for its stated reason:
 #  - the notebooks (python/notebook/*): a 180 s wall-clock limit each and about 150 s of ordinary run time;
 #    the bindings they call are the ones python/tests exercises here.
-#  - python's test_sigint_interrupts_a_long_run: a wall-clock bound (stops within 10 s) on a run that takes a
-#    minute unsanitized; a cancel lands between 1% slices of the run, which last 10-30 s under ASan.
 #  - test_fd_limit_reached: UBSan's vptr check needs a pipe() the first time it meets a type (its
 #    IsAccessibleMemoryRange), so at the fd limit it reports a live object as having an invalid vptr. With
 #    -fno-sanitize=vptr the test passes under ASan (fuzz/README.md).
@@ -79,7 +77,7 @@ if(TARGET rpsim)
 endif()
 if(TARGET rpsim_core)
   hardening_sanitized(python --python -- ${hardening_pytest} ${CMAKE_SOURCE_DIR}/python/tests
-                      -k "not test_notebook_runs and not test_sigint_interrupts_a_long_run")
+                      -k "not test_notebook_runs")
   set(hardening_python_env "PYTHONPATH=${hardening_asan_dir}/python" "RPSIM=${hardening_asan_dir}/rpsim"
       "RPSIM_SOURCE_DIR=${CMAKE_SOURCE_DIR}" "MPLBACKEND=Agg")
   set_tests_properties(hardening/asan/python PROPERTIES ENVIRONMENT "${hardening_python_env}")
@@ -109,24 +107,24 @@ add_test(NAME hardening/tsan/replications COMMAND ${hardening_tsan_dir}/tests/ha
 set_tests_properties(hardening/tsan/replications PROPERTIES
   FIXTURES_REQUIRED hardening_tsan TIMEOUT 900 ENVIRONMENT "${hardening_env}")
 
-# --- access control (issue 7) against a real Postgres, through tests/pooler/pgfixture.py.
+# --- integration tests on a real Postgres through tests/pooler/pgfixture.py (issue 7):
+#  access: failed logins reach no server, admin console for admin_users and SHOW-only for stats_users, auth_file
+#          reloads and permissions, no password in the log, SCRAM/MD5 with psql and psycopg2;
+#  faults: Postgres restarts, terminated backends, a killed worker, slow consumers, clients vanishing in
+#          transactions, storms past max_client_conn, the fd limit, under pgbench load (about 90 s).
 if(TARGET rpool)
-  add_test(NAME hardening/integration/access
-           COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_access.py)
-  set_tests_properties(hardening/integration/access PROPERTIES
-    ENVIRONMENT "RPOOL_BIN=${CMAKE_BINARY_DIR}/rpool" TIMEOUT 300 RESOURCE_LOCK rpool_integration)
+  foreach(entry access:300 faults:400)
+    string(REPLACE ":" ";" entry ${entry})
+    list(GET entry 0 name)
+    list(GET entry 1 timeout)
+    add_test(NAME hardening/integration/${name}
+             COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_${name}.py)
+    set_tests_properties(hardening/integration/${name} PROPERTIES
+      ENVIRONMENT "RPOOL_BIN=${CMAKE_BINARY_DIR}/rpool" TIMEOUT ${timeout} RESOURCE_LOCK rpool_integration)
+  endforeach()
 endif()
 
 # --- the pure check logic of the soak script bench/soak.py (issue 7); no Postgres, under a second.
 add_test(NAME hardening/soak_checks
          COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_soak_checks.py)
 set_tests_properties(hardening/soak_checks PROPERTIES TIMEOUT 60)
-
-# --- faults under pgbench load (issue 7): Postgres restarts, terminated backends, a killed worker, slow
-# consumers, clients vanishing in transactions, storms past max_client_conn, the fd limit. About 90 s.
-if(TARGET rpool)
-  add_test(NAME hardening/integration/faults
-           COMMAND /usr/bin/python3 -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/hardening/test_faults.py)
-  set_tests_properties(hardening/integration/faults PROPERTIES
-    ENVIRONMENT "RPOOL_BIN=${CMAKE_BINARY_DIR}/rpool" TIMEOUT 400 RESOURCE_LOCK rpool_integration)
-endif()

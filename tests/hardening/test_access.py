@@ -15,37 +15,11 @@ import psycopg2
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pooler"))
-from pgfixture import USERS, PgServer, Pooler, rpool_binary  # noqa: E402
+from pgfixture import USERS, rpool_binary  # noqa: E402
+from conftest import make_rpool, pg  # noqa: E402,F401  (pytest fixtures, used by name)
 
 PASSWORDS = dict((name, password) for name, password, _ in USERS)
 WRONG = "Wr0ng-pa55word-7c1e"
-
-
-@pytest.fixture(scope="module")
-def pg():
-    server = PgServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
-
-
-@pytest.fixture
-def make_rpool(pg):
-    started = []
-
-    def factory(start=True, **kw):
-        p = Pooler(pg, **kw)
-        started.append(p)
-        if start:
-            os.chmod(p.userlist, 0o600)
-            p.start()
-        return p
-
-    yield factory
-    for p in started:
-        p.cleanup()
 
 
 def server_connections(pg, user):

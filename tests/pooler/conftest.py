@@ -21,13 +21,14 @@ def pg():
 
 @pytest.fixture
 def make_rpool(pg):
-    """make_rpool(workers=2, pool_mode='transaction', settings={...}) -> a started Pooler, stopped after the test."""
+    """make_rpool(workers=2, pool_mode='transaction', settings={...}) -> a started Pooler (start=False: only
+    configured), stopped after the test."""
     started = []
 
-    def factory(**kw):
+    def factory(start=True, **kw):
         p = Pooler(pg, **kw)
         started.append(p)
-        return p.start()
+        return p.start() if start else p
 
     yield factory
     for p in started:

@@ -343,6 +343,27 @@ class Pooler:
         self.cleanup()
 
 
+def sleep_in_thread(conn, seconds=30):
+    """Starts `SELECT pg_sleep(seconds)` on conn in a thread; returns (thread, result). result gets "cancelled"
+    (the time the query was cancelled) or "error" (any other PostgreSQL error's text)."""
+    import threading
+    import psycopg2
+    result = {}
+
+    def run():
+        try:
+            with conn.cursor() as cur:
+                cur.execute(f"SELECT pg_sleep({seconds})")
+        except psycopg2.errors.QueryCanceled:
+            result["cancelled"] = time.time()
+        except psycopg2.Error as e:
+            result["error"] = str(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, result
+
+
 def pgbench(pooler, args, db="bench", user="app", timeout=120):
     """Runs pgbench through the pooler; returns (returncode, stdout+stderr)."""
     env = dict(os.environ, PGPASSWORD=dict((n, p) for n, p, _ in USERS)[user])

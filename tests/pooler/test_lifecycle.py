@@ -10,7 +10,7 @@ import time
 import psycopg2
 import pytest
 
-from pgfixture import Pooler, rpool_binary, wait_for_port
+from pgfixture import Pooler, rpool_binary, sleep_in_thread, wait_for_port
 
 
 def check(rp):
@@ -211,19 +211,7 @@ def test_daemon_mode_and_stop_command(make_rpool, pg):
 def test_cancel_reaches_a_draining_worker_during_rolling_restart(make_rpool):
     rp = make_rpool(workers=2, settings={"shutdown_timeout": "15"})
     c = rp.connect_worker(0)
-    result = {}
-
-    def run():
-        try:
-            with c.cursor() as cur:
-                cur.execute("SELECT pg_sleep(30)")
-        except psycopg2.errors.QueryCanceled:
-            result["cancelled"] = time.time()
-        except psycopg2.Error as e:
-            result["error"] = str(e)
-
-    t = threading.Thread(target=run)
-    t.start()
+    t, result = sleep_in_thread(c)
     time.sleep(0.3)
     restart = subprocess.Popen([rpool_binary(), "--rolling-restart", rp.ini], stdout=subprocess.PIPE, text=True)
     deadline = time.time() + 10
@@ -238,19 +226,7 @@ def test_cancel_reaches_a_draining_worker_during_rolling_restart(make_rpool):
     assert result["cancelled"] - t0 < 3
     # A client of the successor, while the predecessor still drains (c is still open), can be cancelled too.
     c2 = rp.connect_worker(0)  # the successor re-bound worker 0's socket
-    result.clear()
-
-    def run2():
-        try:
-            with c2.cursor() as cur:
-                cur.execute("SELECT pg_sleep(30)")
-        except psycopg2.errors.QueryCanceled:
-            result["cancelled"] = time.time()
-        except psycopg2.Error as e:
-            result["error"] = str(e)
-
-    t2 = threading.Thread(target=run2)
-    t2.start()
+    t2, result = sleep_in_thread(c2)
     time.sleep(0.3)
     t0 = time.time()
     c2.cancel()
