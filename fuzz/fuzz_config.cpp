@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz/expect_only.hpp"
 #include "pooler/config.hpp"
 
 namespace {
@@ -52,16 +53,9 @@ void check_error(const rpool::ConfigError& e) {
 
 // The parser itself, on the text as given (load_auth_file adds only the file's opening, mode check and read).
 void auth_file(std::string_view text) {
-  try {
-    auto users = rpool::parse_auth_text(std::string(text), kPath);
-    (void)users;
-  } catch (const rpool::ConfigError& e) {
-    check_error(e);
-  } catch (const std::exception& e) {
-    report("parse_auth_text threw something other than ConfigError", e.what());
-  } catch (...) {
-    report("parse_auth_text threw something other than ConfigError", "(not a std::exception)");
-  }
+  fuzz::expect_only<rpool::ConfigError>(
+      "parse_auth_text threw something other than ConfigError",
+      [&] { (void)rpool::parse_auth_text(std::string(text), kPath); }, check_error, report);
 }
 
 }  // namespace
@@ -70,15 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const std::size_t nul = input.find('\0');
   const std::string ini(input.substr(0, nul));
-  try {
-    check_config(rpool::parse_config_text(ini, kPath));
-  } catch (const rpool::ConfigError& e) {
-    check_error(e);
-  } catch (const std::exception& e) {
-    report("parse_config_text threw something other than ConfigError", e.what());
-  } catch (...) {
-    report("parse_config_text threw something other than ConfigError", "(not a std::exception)");
-  }
+  fuzz::expect_only<rpool::ConfigError>(
+      "parse_config_text threw something other than ConfigError",
+      [&] { check_config(rpool::parse_config_text(ini, kPath)); }, check_error, report);
   auth_file(nul == std::string_view::npos ? input : input.substr(nul + 1));
   return 0;
 }

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fuzz/expect_only.hpp"
 #include "scenarios/json.hpp"
 #include "scenarios/spec.hpp"
 
@@ -41,17 +42,13 @@ void check_error(const scenarios::ScenarioError& e) {
 void via_document(std::string_view text, const std::vector<std::string>& edits) {
   nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return;
-  try {
-    for (const auto& edit : edits) scenarios::apply_set(doc, edit);
-    const scenarios::Scenario scenario = scenarios::parse_scenario(doc);
-    (void)scenario;
-  } catch (const scenarios::ScenarioError& e) {
-    check_error(e);
-  } catch (const std::exception& e) {
-    report("apply_set/parse_scenario", e.what());
-  } catch (...) {
-    report("apply_set/parse_scenario", "(not a std::exception)");
-  }
+  fuzz::expect_only<scenarios::ScenarioError>(
+      "apply_set/parse_scenario",
+      [&] {
+        for (const auto& edit : edits) scenarios::apply_set(doc, edit);
+        (void)scenarios::parse_scenario(doc);
+      },
+      check_error, report);
 }
 
 int memfd() {
@@ -68,16 +65,8 @@ void via_file(std::string_view text) {
   if (ftruncate(fd, 0) != 0) std::abort();
   if (!text.empty() && pwrite(fd, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) std::abort();
   const std::string path = "/proc/self/fd/" + std::to_string(fd);
-  try {
-    const scenarios::Scenario scenario = scenarios::load_scenario_file(path);
-    (void)scenario;
-  } catch (const scenarios::ScenarioError& e) {
-    check_error(e);
-  } catch (const std::exception& e) {
-    report("load_scenario_file", e.what());
-  } catch (...) {
-    report("load_scenario_file", "(not a std::exception)");
-  }
+  fuzz::expect_only<scenarios::ScenarioError>(
+      "load_scenario_file", [&] { (void)scenarios::load_scenario_file(path); }, check_error, report);
 }
 
 }  // namespace
