@@ -135,7 +135,7 @@ void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
     return;
   }
   if (!running_ && queue_.empty() && sim_.now() > idle_since_) {
-    cost += wakeup_;
+    wake_owed_ = true;  // paid by the first item that runs, even if the one that woke the loop is dropped
     ++wakeups_;
   }
   queue_.push_back(Item{kind, arg, cost});
@@ -162,12 +162,15 @@ void EventLoop::start_next() {
       continue;
     }
     running_ = true;
+    if (wake_owed_) item.cost += wakeup_;
+    wake_owed_ = false;
     current_ = item;
     busy_.set(sim_.now(), 1);
     last_cpu_ = cpu_.start(this, 0, item.cost, affinity_);
     return;
   }
   running_ = false;
+  if (queue_.empty()) wake_owed_ = false;  // every item was dropped: it woke for nothing it models as CPU
   idle_since_ = sim_.now();
   busy_.set(sim_.now(), 0);
 }

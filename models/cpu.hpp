@@ -145,6 +145,7 @@ class EventLoop final : public BurstOwner {
   sim::Time wakeup_ = 0;
   sim::Time idle_since_ = 0;
   std::uint64_t wakeups_ = 0;
+  bool wake_owed_ = false;
   sim::TimeWeightedCount busy_;
 };
 

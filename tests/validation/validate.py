@@ -128,9 +128,9 @@ def calibrate(ctx, kind):
     # unattributed CPU per transaction, and what a -C transaction has beyond its 3 packets goes to the login.
     # (Until 2026-11-23 this used /proc/stat's irq + softirq, which counted that time twice: the calibration's
     # own CPU then summed to 2.15 of 2 cores, and CPU-bound predictions came out 14-23 % too slow.)
-    irq = lambda m: m["cpu"]["unattributed_cores"] * m["cpu"]["wall_s"] / max(1, m["transactions"])  # noqa: E731
-    softirq_packet = irq(phases["select"]) / 2
-    login_irq = max(0.0, irq(c) - 3 * softirq_packet)
+    unattributed = lambda m: m["cpu"]["unattributed_cores"] * m["cpu"]["wall_s"] / max(1, m["transactions"])  # noqa: E731
+    softirq_packet = unattributed(phases["select"]) / 2
+    login_network = max(0.0, unattributed(c) - 3 * softirq_packet)
     cal = {
         "pooler": kind,
         "setup": f"1 worker, pool 20, 8 clients, pgbench -j 2; phases: -S, -S --rate {CALIBRATION_LOW_RATE}, "
@@ -140,9 +140,9 @@ def calibrate(ctx, kind):
         "pooler_wakeups_per_txn": {k: wakes(v) for k, v in phases.items()},
         "pooler_per_txn_s": {k: per_txn(v, "pooler") for k, v in phases.items()},
         "softirq_per_packet_s": softirq_packet,
-        "irq_per_txn_s": {k: irq(v) for k, v in phases.items()},
+        "unattributed_per_txn_s": {k: unattributed(v) for k, v in phases.items()},
         "pooler_login_process_s": max(login, 0.0),
-        "pooler_login_s": max(login, 0.0) + login_irq,
+        "pooler_login_s": max(login, 0.0) + login_network,
         "pgbench_per_txn_connect_s": per_txn(c, "pgbench"),
         "postgres_per_txn_connect_s": per_txn(c, "postgres"),
         "phases": {k: {"tps": v["tps"], "latency_ms": v["latency_ms"], "transactions": v["transactions"],
