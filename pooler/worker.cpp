@@ -107,8 +107,7 @@ int Worker::run(int ready_fd) {
     if (worker_unix_fd_ >= 0) listen_on(worker_unix_fd_, EPOLLIN, true);
   }
 
-  spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (spare_fd_ < 0) log_warn("open(/dev/null) failed: %s", strerror(errno));
+  if (!hold_spare_fd()) log_warn("open(/dev/null) failed: %s", strerror(errno));
   check_command();  // a worker started during a PAUSE is paused too
   char ready = 'R';
   if (write(ready_fd, &ready, 1) != 1) log_warn("write() to the supervisor's ready pipe failed: %s", strerror(errno));
@@ -215,19 +214,22 @@ void Worker::refuse_at_fd_limit(int listen_fd, int accept_errno) {
   }
   set_accepting(false);
   if (refusal_) return;
-  if (spare_fd_ < 0) spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (spare_fd_ < 0) return;  // the janitor tries again
+  if (!hold_spare_fd()) return;  // the janitor tries again
   ::close(spare_fd_);
   spare_fd_ = -1;
   int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
-    spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (spare_fd_ >= 0) set_accepting(true);
+    if (hold_spare_fd()) set_accepting(true);
     return;
   }
   ++fd_limit_refused_;
   refusal_ = std::make_unique<Refusal>(*this, fd);
   loop_.add(fd, EPOLLIN | EPOLLRDHUP, refusal_.get());
+}
+
+bool Worker::hold_spare_fd() {
+  if (spare_fd_ < 0) spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return spare_fd_ >= 0;
 }
 
 void Worker::end_refusal(bool tell) {
@@ -241,17 +243,13 @@ void Worker::end_refusal(bool tell) {
   loop_.remove(fd);
   ::close(fd);
   ended_refusals_.push_back(std::move(refusal_));  // freed after the batch: its on_io may be the caller
-  spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (spare_fd_ >= 0) set_accepting(true);
+  if (hold_spare_fd()) set_accepting(true);
 }
 
 void Worker::refusal_tick(int64_t now_us) {
   // A client that sends nothing is answered anyway after a second; the listeners wait for it meanwhile.
   if (refusal_ && now_us - refusal_->started_us() > 1000000) end_refusal(true);
-  if (!refusal_ && !accepting_ && !shutting_down_) {
-    if (spare_fd_ < 0) spare_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (spare_fd_ >= 0) set_accepting(true);
-  }
+  if (!refusal_ && !accepting_ && !shutting_down_ && hold_spare_fd()) set_accepting(true);
 }
 
 void Worker::on_signal() {

@@ -91,6 +91,7 @@ class Worker {
   class Refusal;
   void refuse_at_fd_limit(int listen_fd, int accept_errno);
   void end_refusal(bool tell);
+  bool hold_spare_fd();  // opens the spare descriptor if it is not held; false when that fails
   void refusal_tick(int64_t now_us);
   void listen_on(int fd, uint32_t events, bool is_unix);
   void set_accepting(bool on);
