@@ -25,6 +25,13 @@ struct HostConfig {
   // Throughput of a core whose two hardware threads are both busy, relative to one busy thread: a busy pair does
   // 1.2x one thread's work, so each sibling runs at 0.6 (the kernel's old smt_gain modelled ~1.15x).
   double smt_pair_throughput = 1.2;
+  // How the OS shares a hardware thread among runnable bursts. 0: processor sharing (every burst progresses at
+  // once, each at rate / bursts), the limit of infinitely short slices. Above 0: a run queue per thread, as
+  // Linux's scheduler keeps one per cpu: the head runs alone at full speed until it ends or its slice of this
+  // length runs out (then it goes to the back), and a thread that goes idle pulls the oldest waiting burst it
+  // may run from the busiest other thread (the kernel's new-idle balancing). Short bursts then wait their turn
+  // whole, as on a real machine, instead of all finishing late together.
+  Time timeslice = 0;
   [[nodiscard]] int cpus() const { return cores * threads_per_core; }
 };
 

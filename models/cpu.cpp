@@ -10,6 +10,7 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
       cores_(host.cores),
       threads_per_core_(host.threads_per_core),
       smt_pair_throughput_(host.smt_pair_throughput),
+      timeslice_(host.timeslice),
       threads_(static_cast<std::size_t>(host.cpus())) {
   RPSIM_ASSERT(cores_ >= 1 && threads_per_core_ >= 1, "a host has at least one core and one thread per core");
   for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
@@ -42,11 +43,24 @@ int Cpu::choose(const std::vector<int>& allowed) const {
   return best;
 }
 
-int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed) {
+int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
+               int prev_cpu) {
+  if (run_queue() && prev_cpu >= 0 && continues(owner, prev_cpu)) {
+    // The process had more to do when its burst ended: it never left the cpu, so it goes on in the same slice,
+    // ahead of the bursts that were waiting there.
+    Thread& th = threads_[prev_cpu];
+    for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core_of(prev_cpu));
+    th.bursts.insert(th.bursts.begin(), Burst{owner, tag, static_cast<double>(work), &allowed});
+    th.slice_end = th.ended_slice_end;
+    refresh_core(core_of(prev_cpu));
+    return prev_cpu;
+  }
   const int cpu = choose(allowed);
   const int core = core_of(cpu);
   for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
-  threads_[cpu].bursts.push_back(Burst{owner, tag, static_cast<double>(work)});
+  Thread& th = threads_[cpu];
+  th.bursts.push_back(Burst{owner, tag, static_cast<double>(work), &allowed});
+  if (th.bursts.size() == 1) th.slice_end = sim_.now() + timeslice_;
   refresh_core(core);
   return cpu;
 }
@@ -57,6 +71,10 @@ void Cpu::advance(int cpu) {
   const double done = static_cast<double>(now - th.updated) * th.rate;
   th.updated = now;
   if (done <= 0) return;
+  if (run_queue()) {
+    if (!th.bursts.empty()) th.bursts.front().remaining -= done;
+    return;
+  }
   for (Burst& b : th.bursts) b.remaining -= done;
 }
 
@@ -74,7 +92,7 @@ void Cpu::refresh_core(int core) {
 void Cpu::refresh_thread(int cpu, double speed) {
   Thread& th = threads_[cpu];
   advance(cpu);  // a no-op when already advanced at this instant
-  th.rate = th.bursts.empty() ? 1.0 : speed / static_cast<double>(th.bursts.size());
+  th.rate = th.bursts.empty() || run_queue() ? speed : speed / static_cast<double>(th.bursts.size());
   th.busy.set(sim_.now(), th.bursts.empty() ? 0 : 1);
   reschedule(cpu);
 }
@@ -85,11 +103,17 @@ void Cpu::reschedule(int cpu) {
   th.next = {};
   if (th.bursts.empty()) return;
   double least = th.bursts.front().remaining;
-  for (const Burst& b : th.bursts) least = std::min(least, b.remaining);
+  if (!run_queue()) {
+    for (const Burst& b : th.bursts) least = std::min(least, b.remaining);
+  }
   const double wait = std::max(0.0, least / th.rate);
   // Rounded up to whole nanoseconds, as std::ceil would, without its call into libm (wait is non-negative).
   auto delay = static_cast<sim::Time>(wait);
   if (static_cast<double>(delay) < wait) ++delay;
+  // With a run queue, the head's slice may run out first (only when others wait: alone, it keeps the cpu).
+  if (run_queue() && th.bursts.size() > 1) {
+    delay = std::min(delay, std::max<sim::Time>(0, th.slice_end - sim_.now()));
+  }
   th.next = sim_.schedule_in(delay, this, 0, static_cast<std::uint64_t>(cpu));
 }
 
@@ -111,9 +135,57 @@ void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
     }
   }
   th.bursts.resize(kept);
+  if (!run_queue()) {
+    refresh_core(core);
+    // The owners may start new bursts (never run events), so finished_ is not touched while this loop reads it.
+    for (const Burst& b : finished_) b.owner->burst_done(b.tag);
+    return;
+  }
+  const sim::Time now = sim_.now();
+  if (!finished_.empty()) {
+    // The head ended: the next one gets a fresh slice, unless the owner goes on at once (start(), `prev_cpu`).
+    th.ended_owner = finished_.front().owner;
+    th.ended_at = now;
+    th.ended_slice_end = th.slice_end;
+    th.slice_end = now + timeslice_;
+  } else if (now >= th.slice_end) {
+    // The head's slice ran out: it goes behind the others.
+    if (th.bursts.size() > 1) std::rotate(th.bursts.begin(), th.bursts.begin() + 1, th.bursts.end());
+    th.slice_end = now + timeslice_;
+  }
   refresh_core(core);
-  // The owners may start new bursts (never run events), so finished_ is not touched while this loop reads it.
   for (const Burst& b : finished_) b.owner->burst_done(b.tag);
+  // Only a thread that is still idle once the owner had its chance to go on looks for waiting work elsewhere.
+  if (threads_[cpu].bursts.empty()) pull_waiting(cpu);
+}
+
+bool Cpu::continues(const BurstOwner* owner, int cpu) const {
+  const Thread& th = threads_[cpu];
+  return th.ended_owner == owner && th.ended_at == sim_.now() && th.ended_slice_end > sim_.now();
+}
+
+void Cpu::pull_waiting(int cpu) {
+  int from = -1;
+  std::size_t index = 0;
+  for (int c = 0; c < cpus(); ++c) {
+    const std::vector<Burst>& q = threads_[c].bursts;
+    if (c == cpu || q.size() < 2 || (from >= 0 && q.size() <= threads_[from].bursts.size())) continue;
+    for (std::size_t i = 1; i < q.size(); ++i) {
+      const std::vector<int>& allowed = *q[i].allowed;
+      if (allowed.empty() || std::find(allowed.begin(), allowed.end(), cpu) != allowed.end()) {
+        from = c;
+        index = i;
+        break;
+      }
+    }
+  }
+  if (from < 0) return;
+  std::vector<Burst>& q = threads_[from].bursts;
+  threads_[cpu].bursts.push_back(q[index]);  // waiting bursts did no work, so nothing to advance first
+  q.erase(q.begin() + static_cast<std::ptrdiff_t>(index));
+  threads_[cpu].slice_end = sim_.now() + timeslice_;
+  refresh_core(core_of(cpu));
+  if (core_of(from) != core_of(cpu)) refresh_core(core_of(from));  // its count changed; its head did not
 }
 
 double Cpu::mean_busy_fraction(sim::Time now) const {
@@ -148,7 +220,7 @@ void EventLoop::unblock() {
   if (!running_) start_next();
 }
 
-void EventLoop::start_next() {
+void EventLoop::start_next(bool continuing) {
   while (!blocked_ && !queue_.empty()) {
     Item item = queue_.front();
     queue_.pop_front();
@@ -166,7 +238,7 @@ void EventLoop::start_next() {
     wake_owed_ = false;
     current_ = item;
     busy_.set(sim_.now(), 1);
-    last_cpu_ = cpu_.start(this, 0, item.cost, affinity_);
+    last_cpu_ = cpu_.start(this, 0, item.cost, affinity_, continuing ? last_cpu_ : -1);
     return;
   }
   running_ = false;
@@ -181,7 +253,7 @@ void EventLoop::burst_done(std::uint64_t) {
   running_ = false;
   // The next item starts before the finished one's effects, as a real loop would pick up the next ready event
   // only after this callback returns; either order is the same instant, and this one keeps the CPU busy.
-  start_next();
+  start_next(/*continuing=*/true);
   owner_.work_done(done.kind, done.arg);
 }
 

@@ -22,7 +22,7 @@ class BurstOwner {
 };
 
 // Work is measured in nanoseconds of one hardware thread running alone on its core. A thread runs its bursts in
-// processor sharing; its speed is 1 while its SMT siblings are idle, and smt_pair_throughput / busy_threads while
+// processor sharing, or from a run queue in time slices (HostConfig::timeslice); its speed is 1 while its SMT siblings are idle, and smt_pair_throughput / busy_threads while
 // they are busy (a busy pair with 1.2 does 1.2x the work of one thread, each sibling at 0.6). Rates change the
 // moment a sibling gets busy or idle, so a burst's finish time is recomputed then (SimGrid's action model).
 class Cpu final : public sim::EventHandler {
@@ -33,8 +33,11 @@ class Cpu final : public sim::EventHandler {
 
   // Starts a burst on one of `allowed` cpus (all when empty) and returns the cpu chosen. Placement follows what
   // Linux's wake-up path prefers: an idle thread on an idle core, then any idle thread, then the least loaded one;
-  // ties go to the lowest cpu id. A burst stays on its cpu until it ends.
-  int start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed);
+  // ties go to the lowest cpu id. A burst stays on its cpu until it ends. `allowed` must outlive the burst.
+  // With a run queue, an owner whose burst on `prev_cpu` ended at this very instant, inside its slice, goes on
+  // there at once (a process that had more work never left the cpu).
+  int start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
+            int prev_cpu = -1);
 
   [[nodiscard]] int cpus() const { return static_cast<int>(threads_.size()); }
   [[nodiscard]] int core_of(int cpu) const { return cpu % cores_; }
@@ -50,12 +53,17 @@ class Cpu final : public sim::EventHandler {
   struct Burst {
     BurstOwner* owner;
     std::uint64_t tag;
-    double remaining;  // ns of solo-thread work still to do
+    double remaining;                  // ns of solo-thread work still to do
+    const std::vector<int>* allowed;  // the owner's affinity (it outlives the burst); empty: any cpu
   };
   struct Thread {
-    std::vector<Burst> bursts;
-    double rate = 1.0;  // work per ns for each burst on this thread
+    std::vector<Burst> bursts;  // with a run queue: the running one first, then the waiting ones in order
+    double rate = 1.0;          // work per ns for each burst on this thread (the head only, with a run queue)
     sim::Time updated = 0;
+    sim::Time slice_end = 0;    // run queue: when the head's slice runs out
+    const BurstOwner* ended_owner = nullptr;  // run queue: whose burst ended last, when, and its slice's end
+    sim::Time ended_at = -1;
+    sim::Time ended_slice_end = 0;
     sim::EventId next;
     sim::TimeWeightedCount busy;
   };
@@ -65,11 +73,15 @@ class Cpu final : public sim::EventHandler {
   void refresh_thread(int cpu, double speed);  // the same for one thread, given its core's speed
   void reschedule(int cpu);
   [[nodiscard]] int choose(const std::vector<int>& allowed) const;
+  [[nodiscard]] bool run_queue() const { return timeslice_ > 0; }
+  void pull_waiting(int cpu);
+  [[nodiscard]] bool continues(const BurstOwner* owner, int cpu) const;  // run queue: an idle thread takes the oldest waiting burst it may run
 
   sim::Simulation& sim_;
   int cores_;
   int threads_per_core_;
   double smt_pair_throughput_;
+  sim::Time timeslice_;
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
   std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
@@ -130,7 +142,7 @@ class EventLoop final : public BurstOwner {
     std::uint64_t arg;
     sim::Time cost;
   };
-  void start_next();
+  void start_next(bool continuing = false);  // continuing: right after a burst of its own ended
 
   sim::Simulation& sim_;
   Cpu& cpu_;

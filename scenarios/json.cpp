@@ -138,6 +138,7 @@ std::vector<models::HostConfig> parse_hosts(const json& doc) {
            "must be at most 2 (two threads cannot do more than two threads' work), got " +
                show(*s.get("smt_pair_throughput")));
     }
+    h.timeslice = s.duration("timeslice", h.timeslice, Sign::kNonNegative);
     hosts.push_back(std::move(h));
   }
   return hosts;

@@ -33,6 +33,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/hosts/*/cores", Shape::kValue},
     {"/hosts/*/threads_per_core", Shape::kValue},
     {"/hosts/*/smt_pair_throughput", Shape::kValue},
+    {"/hosts/*/timeslice", Shape::kValue},
     {"/network", Shape::kObject},
     {"/network/latency", Shape::kValue},
     {"/network/loopback_latency", Shape::kValue},

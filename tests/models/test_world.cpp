@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -149,6 +150,100 @@ TEST_CASE("Cpu: placement prefers an idle core over an idle sibling thread", "[w
   models::Cpu cpu2(s2, host(2, 2));
   CHECK(cpu2.start(&log, 6, 10'000, {0}) == 0);
   CHECK(cpu2.start(&log, 7, 10'000, {0, 2}) == 2);
+}
+
+namespace {
+models::HostConfig run_queue_host(int cores, Time timeslice) {
+  models::HostConfig h = host(cores, 1);
+  h.timeslice = timeslice;
+  return h;
+}
+}  // namespace
+
+TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thread pulls waiting work",
+          "[world][cpu]") {
+  sim::Simulation s;
+  BurstLog log(s);
+  const std::vector<int> any, only0{0}, only1{1}, both{0, 1};
+  SECTION("bursts wait their turn whole") {
+    // Two 1000 ns bursts started together on one thread with 10 us slices: the first runs alone at full speed
+    // and ends at 1000 ns, the second then ends at 2000 ns (processor sharing ends both at 2000).
+    models::Cpu cpu(s, run_queue_host(1, 10'000));
+    cpu.start(&log, 1, 1000, any);
+    cpu.start(&log, 2, 1000, any);
+    s.run();
+    CHECK(log.done[1] == 1000);
+    CHECK(log.done[2] == 2000);
+  }
+  SECTION("a slice that runs out sends the head to the back") {
+    // Slices of 2000 ns. A (5000 ns) runs 0-2000, its slice runs out while B (1000 ns) waits: B runs 2000-3000;
+    // A, alone again, does its last 3000 ns from 3000 and ends at 6000 (alone, it is never preempted).
+    models::Cpu cpu(s, run_queue_host(1, 2000));
+    cpu.start(&log, 1, 5000, any);
+    cpu.start(&log, 2, 1000, any);
+    s.run();
+    CHECK(log.done[2] == 3000);
+    CHECK(log.done[1] == 6000);
+  }
+  SECTION("an idle thread pulls the oldest waiting burst it may run") {
+    // Two cores. A (1000 ns) pinned to cpu 0, B (500 ns) pinned to cpu 1; C (1000 ns, either cpu) finds both
+    // busy with one burst each and queues on the lowest, cpu 0, behind A. At 500 ns cpu 1 goes idle and
+    // pulls C, which ends at 1500 ns (2000 ns had it waited for A).
+    models::Cpu cpu(s, run_queue_host(2, 10'000));
+    CHECK(cpu.start(&log, 1, 1000, only0) == 0);
+    CHECK(cpu.start(&log, 2, 500, only1) == 1);
+    CHECK(cpu.start(&log, 3, 1000, both) == 0);
+    s.run();
+    CHECK(log.done[1] == 1000);
+    CHECK(log.done[2] == 500);
+    CHECK(log.done[3] == 1500);
+  }
+}
+
+TEST_CASE("EventLoop on a run queue: a loop with more work keeps the cpu until its slice runs out",
+          "[world][cpu]") {
+  // One thread. Loop L gets items 1 and 2 (100 ns each) at t = 0; loop M gets item 3 (100 ns) at t = 50.
+  // Slices of 10 us: L never leaves the cpu, so 1 ends at 100, 2 at 200, and M's 3 (waiting since 50) at 300.
+  // Slices of 150 ns: L goes on with 2 at 100 in the slice it started at 0, which runs out at 150; M's 3 runs
+  // 150-250, and L's 2 its last 50 ns, ending at 300.
+  using P = std::pair<std::uint64_t, Time>;
+  const auto run = [](Time slice) {
+    sim::Simulation s;
+    models::Cpu cpu(s, run_queue_host(1, slice));
+    LoopLog log(s);
+    models::EventLoop l(s, cpu, log, {}), m(s, cpu, log, {});
+    l.post(0, 1, 100);
+    l.post(0, 2, 100);
+    s.run_until(50);
+    m.post(0, 3, 100);
+    s.run();
+    return log.done;
+  };
+  CHECK(run(10'000) == std::vector<P>{{1, 100}, {2, 200}, {3, 300}});
+  CHECK(run(150) == std::vector<P>{{1, 100}, {3, 250}, {2, 300}});
+}
+
+TEST_CASE("Run queue: M/M/1 response times are exponential, as FCFS makes them", "[world][cpu][queueing]") {
+  // Poisson queries at lambda to backends that all share one db core, exponential CPU (mean S = 1 ms), slices
+  // far longer than any burst: the core serves bursts first come, first served, so this is M/M/1 FCFS, whose
+  // response time is exponential with rate mu - lambda (Kleinrock, Queueing Systems vol. 1, 3.2). At rho = 0.5:
+  // mean 2 ms, median ln 2 x 2 = 1.386 ms, p99 ln 100 x 2 = 9.210 ms. Processor sharing has the same mean but
+  // not the same tail; the histogram's buckets are at most 1/128 wide.
+  const double s_ms = 1.0, rho = 0.5;
+  WorldConfig w = minimal_world(1, 1);
+  w.hosts[1].timeslice = 1 * sim::kSecond;
+  w.clients[0].server_cpu = Distribution::exponential(static_cast<Time>(s_ms * 1e6));
+  make_open_loop(w.clients[0], 1000, rho / (s_ms * 1e-3));
+  const Replications r = replicate(w, 4, 2 * sim::kSecond, 100 * sim::kSecond);
+  const double w_ms = s_ms / (1 - rho);
+  for (const auto& run : r.runs) {
+    const double median = static_cast<double>(run.latency.quantile(0.5)) / 1e6;
+    const double p99 = static_cast<double>(run.latency.quantile(0.99)) / 1e6;
+    INFO("mean " << run.latency.mean() / 1e6 << " ms, median " << median << ", p99 " << p99);
+    CHECK_THAT(run.latency.mean() / 1e6, WithinRel(w_ms, 0.05));
+    CHECK_THAT(median, WithinRel(std::log(2.0) * w_ms, 0.05));
+    CHECK_THAT(p99, WithinRel(std::log(100.0) * w_ms, 0.08));
+  }
 }
 
 TEST_CASE("EventLoop: items run FIFO, one at a time; zero-cost items run at once", "[world][cpu]") {
