@@ -124,6 +124,10 @@ struct ClientGroupConfig {
   // Client-side CPU per connection (socket, connect, startup and authentication in the client library), run on
   // the client's thread as the connection starts, before its SYN.
   Distribution connect_cpu;
+  // CPU a client thread spends each time it wakes from idle (EventLoop::set_wakeup_cost): a pgbench thread's
+  // ppoll returning and the switch back to it. A busy thread takes several results per wake-up, so its CPU per
+  // transaction falls as load rises. Default 0.
+  Time wakeup = 0;
   // A (re)connection blocks its client thread, like pgbench's libpq connect: from the start of the connection
   // (its connect_cpu, then the SYN) until the login is answered or fails, the thread runs nothing for its other
   // clients, whose results and connections wait. A thread with k per-transaction clients, connection time c,

@@ -53,6 +53,9 @@ struct RunResult {
   // login's answer, ns (pgbench -C's "connection time", without the disconnect).
   sim::LatencyHistogram connect_time;
   std::vector<ProcessResult> processes;
+  // Client threads (every group's, all hosts): CPU of their own work and wake-ups from idle.
+  double client_cpu_seconds = 0;
+  std::uint64_t client_wakeups = 0;
   // Postgres
   double backends_mean = 0;
   double backends_max = 0;

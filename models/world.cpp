@@ -83,6 +83,7 @@ World::World(const WorldConfig& config, std::uint64_t seed, std::uint64_t replic
       client_loop_base_.push_back(static_cast<int>(client_loops_.size()));
       for (int t = 0; t < gc.client_threads; ++t) {
         client_loops_.push_back(std::make_unique<EventLoop>(sim_, *cpus_[h], *this, std::vector<int>{}));
+        client_loops_.back()->set_wakeup_cost(gc.wakeup);
       }
     }
     const int base_index = static_cast<int>(client_loop_base_.size() - hosts.size());
@@ -359,6 +360,7 @@ void World::reset_statistics() {
     p.series_transactions = 0;
     p.series_busy_start = 0;
   }
+  for (auto& loop : client_loops_) loop->reset_stats(now);
   for (auto& cpu : cpus_) cpu->reset_stats(now);
 }
 
@@ -412,6 +414,10 @@ RunResult World::collect(double wall_s) {
     pr.logins = p.logins.value();
     pr.wait = p.wait;
     r.processes.push_back(std::move(pr));
+  }
+  for (const auto& loop : client_loops_) {
+    r.client_cpu_seconds += loop->cpu_seconds();
+    r.client_wakeups += loop->wakeups();
   }
   r.backends_mean = backends_.mean(now);
   r.backends_max = backends_.max();

@@ -410,6 +410,7 @@ models::ClientGroupConfig parse_client_group(const json& value, const std::strin
   g.client_cpu = s.distribution("client_cpu", g.client_cpu);
   g.client_threads = s.integer("client_threads", g.client_threads, 1, 4096);
   g.connect_cpu = s.distribution("connect_cpu", g.connect_cpu);
+  g.wakeup = s.duration("wakeup", g.wakeup, Sign::kNonNegative);
   g.blocking_connect = s.boolean("blocking_connect", g.blocking_connect);
   g.start = s.duration("start", g.start, Sign::kNonNegative);
   g.weight = s.number_above("weight", g.weight, 0);

@@ -99,6 +99,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/clients/*/client_cpu", Shape::kDistribution},
     {"/clients/*/client_threads", Shape::kValue},
     {"/clients/*/connect_cpu", Shape::kDistribution},
+    {"/clients/*/wakeup", Shape::kValue},
     {"/clients/*/blocking_connect", Shape::kValue},
     {"/clients/*/start", Shape::kValue},
     {"/clients/*/weight", Shape::kValue},

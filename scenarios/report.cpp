@@ -93,7 +93,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
     });
   }
 
-  sim::Summary backends, pg_util, pooler_util;
+  sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes;
   double backends_max = 0;
   std::uint64_t refused = 0, resets = 0, migrated = 0, syn_drops = 0, conn_refused = 0, port_exhaustion = 0;
   std::uint64_t wait_timeouts = 0, max_client = 0, failed = 0, opened = 0, closed = 0, open_end = 0;
@@ -102,6 +102,8 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
     backends_max = std::max(backends_max, r.backends_max);
     pg_util.add(r.postgres_utilization);
     pooler_util.add(r.pooler_host_utilization);
+    client_cpu.add(r.client_cpu_seconds);
+    client_wakes.add(static_cast<double>(r.client_wakeups));
     refused += r.refused_logins;
     resets += r.accept_queue_resets;
     migrated += r.migrated;
@@ -148,6 +150,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
                       {"ci95", {{"connections_max_over_mean", conn_imb.ci95()},
                                 {"load_max_over_mean", load_imb.ci95()},
                                 {"jain_index", jain.ci95()}}}};
+  doc["client_threads"] = {{"cpu_seconds", client_cpu.mean()}, {"wakeups", client_wakes.mean()}};
   doc["postgres"] = {{"backends", {{"mean", backends.mean()}, {"max", backends_max}}},
                      {"utilization", pg_util.mean()},
                      {"refused_logins", per_rep(refused)}};

@@ -332,6 +332,25 @@ TEST_CASE("World: isolated transactions pay the pooler's wake-up on each message
   }
 }
 
+TEST_CASE("World: an idle client thread pays its wake-up once per isolated transaction", "[world][cpu]") {
+  // One client thinking 10 ms between transactions, client_cpu 5 us, Postgres 100 us: the result always finds
+  // its thread idle, so each transaction wakes it once (the query goes out as a zero-cost item, which wakes
+  // nothing) and the thread's CPU per transaction is client_cpu + wakeup = 5 + 3 = 8 us; 5 us with wakeup 0.
+  for (const Time wake : {Time{0}, 3 * kUs}) {
+    WorldConfig w = minimal_world(1);
+    w.clients[0].think_time = Distribution::constant(10 * kMs);
+    w.clients[0].server_cpu = Distribution::constant(100 * kUs);
+    w.clients[0].client_cpu = Distribution::constant(5 * kUs);
+    w.clients[0].wakeup = wake;
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
+    REQUIRE(r.transactions > 90);
+    const auto n = static_cast<double>(r.transactions);
+    CHECK(r.client_cpu_seconds / n == Approx(sim::to_seconds(5 * kUs + wake)).epsilon(0.02));
+    CHECK(static_cast<double>(r.client_wakeups) / n == Approx(1.0).epsilon(0.02));
+  }
+}
+
 // ===========================================================================================================
 // Connection spread
 // ===========================================================================================================
