@@ -33,6 +33,20 @@ def host_topology():
     return {"cores": cpus // siblings, "threads_per_core": siblings}
 
 
+def linux_timeslice_us():
+    """The fair scheduler's slice on this machine: EEVDF's base slice 0.75 ms scaled by 1 + log2(cpus), cpus
+    capped at 8 (the default logarithmic tunable scaling): 1.5 ms on 2 cpus, 3 ms from 8. The debugfs file that
+    shows it (sched/base_slice_ns) is not readable inside this VM, so it is computed."""
+    cpus = min(procstat.NCPU, 8)
+    return 750.0 * (1 + (cpus.bit_length() - 1))
+
+
+def varied(seconds, cv):
+    """A CPU cost with the calibrated variability: lognormal with that coefficient of variation (a constant when
+    cv or the cost is 0)."""
+    return {"kind": "lognormal", "mean": us(seconds), "cv": round(cv, 4)} if cv > 0 and seconds > 0 else us(seconds)
+
+
 def read_sysctl(name, default=None):
     try:
         with open("/proc/sys/" + name.replace(".", "/")) as f:
@@ -44,10 +58,16 @@ def read_sysctl(name, default=None):
 def scenario(name, description, cal, workers, clients, *, pool_size=20, max_client_conn=400, pinning="none",
              threads=2, mode="closed", rate=None, per_transaction=False, script="select", assignment=None,
              duration=10.0, warmup=2.0, replications=3, seed=1, port=6432, background=0):
-    """cal: the calibration's costs (seconds per unit) for this pooler; script: 'select' or 'sleep5ms'."""
+    """cal: the calibration's costs (seconds per unit) for this pooler; script: 'select' or 'sleep5ms'.
+
+    The host schedules with a run queue and Linux's slice (hosts[].timeslice), and the per-transaction CPU costs
+    of the pooler, Postgres and pgbench vary as lognormals with the calibration's coefficient of variation
+    (variability_cv, fitted to the calibration's own p99; 0 before it is fitted)."""
     topo = host_topology()
     costs = cal["scripts"][script]
-    pooler_cpu = {"query": us(costs["pooler_per_query_s"] / 2), "result": us(costs["pooler_per_query_s"] / 2),
+    cv = cal.get("variability_cv", 0.0)
+    pooler_cpu = {"query": varied(costs["pooler_per_query_s"] / 2, cv),
+                  "result": varied(costs["pooler_per_query_s"] / 2, cv),
                   "login": us(cal["pooler_login_s"]), "server_login": us(cal.get("pooler_server_login_s", 40e-6)),
                   "wakeup": us(cal.get("pooler_wakeup_s", 0.0))}
     client = {
@@ -61,8 +81,9 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
         "client_threads": min(threads, clients),
         # pgbench connects with libpq's blocking PQconnectdb: the whole thread waits for each connection.
         "blocking_connect": True,
-        "server_cpu": us(costs["postgres_per_txn_s"]),
-        "client_cpu": us(costs["pgbench_per_txn_s"]),
+        "server_cpu": varied(costs["postgres_per_txn_s"], cv),
+        "client_cpu": varied(costs["pgbench_per_txn_s"], cv),
+        "wakeup": us(cal.get("pgbench_wakeup_s", 0.0)),
     }
     if per_transaction:
         # From the -C calibration phase: what pgbench spends per connection beyond a select-only transaction runs
@@ -70,7 +91,7 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
         # persistent pool (2026-11-23 calibration: 46 against 24 us on rpool, 48 against 31 on PgBouncer; why is
         # not established): the -C phase's own figure replaces the select-only one.
         client["connect_cpu"] = us(max(0.0, cal["pgbench_per_txn_connect_s"] - costs["pgbench_per_txn_s"]))
-        client["server_cpu"] = us(cal["postgres_per_txn_connect_s"])
+        client["server_cpu"] = varied(cal["postgres_per_txn_connect_s"], cv)
     if script == "sleep5ms":
         client["server_wait"] = "5ms"
     if mode == "open":
@@ -80,7 +101,7 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
         "description": description,
         "run": {"duration": f"{duration}s", "warmup": f"{warmup}s", "seed": seed, "replications": replications},
         "hosts": [{"name": "local", "address": "127.0.0.1", "cores": topo["cores"],
-                   "threads_per_core": topo["threads_per_core"]}],
+                   "threads_per_core": topo["threads_per_core"], "timeslice": f"{linux_timeslice_us():.0f}us"}],
         "network": {"softirq_per_packet": us(cal.get("softirq_per_packet_s", 0.0))},
         "kernel": {"tcp_migrate_req": read_sysctl("net.ipv4.tcp_migrate_req", "0") == "1",
                    "wildcard_listener": False},
@@ -98,7 +119,7 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
 
 def add_background(doc, hogs):
     """The neighbours' work as `hogs` CPU hogs on the host "local": each its own thread whose one transaction's
-    client-side burst (1000 s) outlasts the run, so it competes for the cores in processor sharing all along and
+    client-side burst (1000 s) outlasts the run, so it competes for the cores all along and
     never completes (no transaction or latency of its own enters the results)."""
     if hogs <= 0:
         return doc
