@@ -5,6 +5,11 @@
 
 namespace models {
 
+namespace {
+// Linux's sysctl_sched_migration_cost default, 0.5 ms (kernel/sched/fair.c), in ns.
+constexpr double kMigrationCost = 500'000;
+}  // namespace
+
 Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
     : sim_(sim),
       cores_(host.cores),
@@ -59,6 +64,12 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
   const int core = core_of(cpu);
   for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
   Thread& th = threads_[cpu];
+  if (run_queue() && th.bursts.empty()) {
+    // Linux's rq->avg_idle: a running average (weight 1/8) of how long the cpu stays idle, updated when a wake-up
+    // ends an idle period, capped at twice the migration cost.
+    const double idle = static_cast<double>(sim_.now() - th.idle_since);
+    th.avg_idle = std::min(th.avg_idle + (idle - th.avg_idle) / 8, 2.0 * kMigrationCost);
+  }
   th.bursts.push_back(Burst{owner, tag, static_cast<double>(work), &allowed});
   if (th.bursts.size() == 1) th.slice_end = sim_.now() + timeslice_;
   refresh_core(core);
@@ -155,8 +166,14 @@ void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
   }
   refresh_core(core);
   for (const Burst& b : finished_) b.owner->burst_done(b.tag);
-  // Only a thread that is still idle once the owner had its chance to go on looks for waiting work elsewhere.
-  if (threads_[cpu].bursts.empty()) pull_waiting(cpu);
+  // Only a thread that is still idle once the owner had its chance to go on looks for waiting work elsewhere,
+  // and only if its idle periods have been long (sched_balance_newidle gives up when rq->avg_idle is below
+  // sysctl_sched_migration_cost: pulling would cost more than the idle time it fills). A busy machine's short
+  // idle gaps are therefore left idle while another cpu has a queue, as on Linux.
+  if (threads_[cpu].bursts.empty()) {
+    threads_[cpu].idle_since = now;
+    if (threads_[cpu].avg_idle >= kMigrationCost) pull_waiting(cpu);
+  }
 }
 
 bool Cpu::continues(const BurstOwner* owner, int cpu) const {

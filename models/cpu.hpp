@@ -61,6 +61,8 @@ class Cpu final : public sim::EventHandler {
     double rate = 1.0;          // work per ns for each burst on this thread (the head only, with a run queue)
     sim::Time updated = 0;
     sim::Time slice_end = 0;    // run queue: when the head's slice runs out
+    sim::Time idle_since = 0;   // run queue: when it last went idle
+    double avg_idle = 1e6;      // run queue: Linux's rq->avg_idle, ns (starts at twice the migration cost)
     const BurstOwner* ended_owner = nullptr;  // run queue: whose burst ended last, when, and its slice's end
     sim::Time ended_at = -1;
     sim::Time ended_slice_end = 0;

@@ -198,6 +198,25 @@ TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thr
     CHECK(log.done[2] == 500);
     CHECK(log.done[3] == 1500);
   }
+  SECTION("a thread whose idle gaps are short does not pull (Linux's avg_idle below the migration cost)") {
+    // Cpu 1 first runs eight 100 ns bursts with 100 ns idle between them: each wake-up moves its average idle
+    // time 1/8 of the way to the gap, from 1 ms to about 1 ms x (7/8)^9 = 0.30 ms (the ninth is B below),
+    // under the 0.5 ms migration cost. Then the set-up above, from t = 1600: C queues behind A on cpu 0, and
+    // cpu 1, idle again at 2100, leaves it there: C ends at 1600 + 2000 = 3600.
+    models::Cpu cpu(s, run_queue_host(2, 10'000));
+    for (int i = 0; i < 8; ++i) {
+      s.run_until(200 * i);
+      cpu.start(&log, 10 + static_cast<std::uint64_t>(i), 100, only1);
+    }
+    s.run_until(1600);
+    CHECK(cpu.start(&log, 1, 1000, only0) == 0);
+    CHECK(cpu.start(&log, 2, 500, only1) == 1);
+    CHECK(cpu.start(&log, 3, 1000, both) == 0);
+    s.run();
+    CHECK(log.done[2] == 2100);
+    CHECK(log.done[1] == 2600);
+    CHECK(log.done[3] == 3600);
+  }
 }
 
 TEST_CASE("EventLoop on a run queue: a loop with more work keeps the cpu until its slice runs out",
