@@ -90,6 +90,10 @@ struct PoolerConfig {
   int max_db_connections = 0;  // per database per process; 0 = unlimited
   Time query_wait_timeout = 120 * sim::kSecond;  // 0 = wait forever
   Time server_login_retry = 15 * sim::kSecond;
+  // Round trips between client and pooler from the startup message to the login's answer: 1 with trust, 2 with
+  // md5 (password request, password), 3 with SCRAM; one more when the client first asks for TLS and is told no
+  // (libpq's default sslmode=prefer over TCP). cpu.login is spread evenly over them.
+  int login_round_trips = 1;
   bool server_round_robin = false;  // false: LIFO reuse of idle servers, like PgBouncer's default
   PoolerCpuConfig cpu;
 };

@@ -176,8 +176,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
       break;
     case kStartupArrive:
       if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kAcceptQueue) {
-        processes_[clients_[c].process].loop->post(kWorkLogin, arg,
-                                                   config_.pooler.cpu.login.sample(processes_[clients_[c].process].login_rng) + softirq());
+        processes_[clients_[c].process].loop->post(kWorkLogin, arg, login_round_cost(clients_[c].process));
       }
       break;
     case kSynRetry:
@@ -276,6 +275,16 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
     case kLoginOkArrive:
       if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) client_connected(c);
       break;
+    case kLoginChallengeArrive:  // the client library answers at once (its CPU is in connect_cpu)
+      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) {
+        send(clients_[c].host, pooler_host_, kLoginResponseArrive, arg);
+      }
+      break;
+    case kLoginResponseArrive:
+      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) {
+        processes_[clients_[c].process].loop->post(kWorkLoginStep, arg, login_round_cost(clients_[c].process));
+      }
+      break;
     default:
       RPSIM_ASSERT(false, "unknown event kind");
   }
@@ -287,6 +296,8 @@ bool World::work_start(std::uint32_t kind, std::uint64_t arg) {
       const int c = live_client(arg);
       return c >= 0 && pooler_login_start(c);
     }
+    case kWorkLoginStep:
+      return live_client(arg) >= 0;
     case kWorkQuery:
     case kWorkClientEnd:
       return live_client(arg) >= 0;
@@ -302,7 +313,8 @@ bool World::work_start(std::uint32_t kind, std::uint64_t arg) {
 void World::work_done(std::uint32_t kind, std::uint64_t arg) {
   switch (static_cast<Event>(kind)) {
     case kWorkLogin:
-      if (int c = live_client(arg); c >= 0) pooler_login_done(c);
+    case kWorkLoginStep:
+      if (int c = live_client(arg); c >= 0) pooler_login_round_done(c);
       break;
     case kWorkQuery:
       if (int c = live_client(arg); c >= 0) pooler_query_done(c);

@@ -85,6 +85,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     bool assigned = false;     // a given assignment decides its next connection's process
     bool txn_pending = false;  // a transaction should start right after login (per-transaction connections)
     bool holds_thread = false;  // its blocking connection is under way: its client thread is blocked
+    std::uint8_t login_rounds_left = 0;  // of pooler.login_round_trips, while logging in
   };
   // bench/ measures memory per connection at 1M clients against a 256-byte budget; this struct is half of it.
   static_assert(sizeof(Client) <= 128, "Client grew past 128 bytes: check bench/README.md's memory budget");
@@ -172,9 +173,10 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     kClientStart, kSynArrive, kStartupArrive, kSynRetry, kConnectFailed, kQueryArrive, kBackendQueryArrive,
     kBackendWaitDone, kResultArrive, kClientResultArrive, kClientErrorArrive, kThinkDone, kOpenArrival,
     kWaitTimeout, kReserveCheck, kServerConnectArrive, kServerReadyArrive, kServerRefusedArrive, kPoolRetry,
-    kWarmupEnd, kSample, kRestart, kDrainTimeout, kRelisten, kLoginOkArrive,
+    kWarmupEnd, kSample, kRestart, kDrainTimeout, kRelisten, kLoginOkArrive, kLoginChallengeArrive,
+    kLoginResponseArrive,
     // work items on event loops
-    kWorkLogin, kWorkQuery, kWorkResult, kWorkServerLogin, kWorkBackendStart, kWorkExec, kWorkReset, kWorkClientEnd,
+    kWorkLogin, kWorkLoginStep, kWorkQuery, kWorkResult, kWorkServerLogin, kWorkBackendStart, kWorkExec, kWorkReset, kWorkClientEnd,
     kWorkClientConnect,
   };
   static std::uint64_t ref(std::uint32_t gen, int id) { return (static_cast<std::uint64_t>(gen) << 32) | static_cast<std::uint32_t>(id); }
@@ -233,6 +235,8 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   // ---- pooler (world_pooler.cpp) ----------------------------------------------------------------------------------
   bool pooler_login_start(int c);
   void pooler_login_done(int c);
+  void pooler_login_round_done(int c);  // a round of the login ends: the next challenge, or its answer
+  [[nodiscard]] sim::Time login_round_cost(int process);
   void pooler_query_done(int c);
   void pooler_result_done(int s);
   void pooler_acquire(int c);

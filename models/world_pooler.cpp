@@ -13,6 +13,7 @@ bool World::pooler_login_start(int c) {
   --p.accept_pending;
   ++p.logging_in;
   cl.state = ClientState::kLoggingIn;
+  cl.login_rounds_left = static_cast<std::uint8_t>(config_.pooler.login_round_trips);
   // accept() takes from the front; entries of connections that moved on are dropped on the way.
   while (!p.accept_queue.empty()) {
     const int f = live_client(p.accept_queue.front());
@@ -20,6 +21,22 @@ bool World::pooler_login_start(int c) {
     p.accept_queue.pop_front();
   }
   return true;
+}
+
+sim::Time World::login_round_cost(int process) {
+  const sim::Time login = config_.pooler.cpu.login.sample(processes_[process].login_rng);
+  // One draw per round keeps the mean; with a single round (the default) the draw is the whole login.
+  const int rounds = config_.pooler.login_round_trips;
+  return (rounds == 1 ? login : login / rounds) + softirq();
+}
+
+void World::pooler_login_round_done(int c) {
+  Client& cl = clients_[c];
+  if (--cl.login_rounds_left > 0) {
+    send(pooler_host_, cl.host, kLoginChallengeArrive, client_ref(c));
+    return;
+  }
+  pooler_login_done(c);
 }
 
 void World::pooler_login_done(int c) {

@@ -338,6 +338,7 @@ models::PoolerConfig parse_pooler(const json& doc, const Hosts& hosts) {
   p.max_db_connections = s.integer("max_db_connections", p.max_db_connections, 0, 1 << 20);
   p.query_wait_timeout = s.duration("query_wait_timeout", p.query_wait_timeout, Sign::kNonNegative);
   p.server_login_retry = s.duration("server_login_retry", p.server_login_retry, Sign::kPositive);
+  p.login_round_trips = s.integer("login_round_trips", p.login_round_trips, 1, 10);
   p.server_round_robin = s.boolean("server_round_robin", p.server_round_robin);
   const Section cpu(s.get("cpu"), s.at("cpu"), "/pooler/cpu");
   p.cpu.query = cpu.distribution("query", p.cpu.query);

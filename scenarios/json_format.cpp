@@ -67,6 +67,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/pooler/max_db_connections", Shape::kValue},
     {"/pooler/query_wait_timeout", Shape::kValue},
     {"/pooler/server_login_retry", Shape::kValue},
+    {"/pooler/login_round_trips", Shape::kValue},
     {"/pooler/server_round_robin", Shape::kValue},
     {"/pooler/cpu", Shape::kObject},
     {"/pooler/cpu/query", Shape::kDistribution},

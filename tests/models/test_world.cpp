@@ -370,6 +370,27 @@ TEST_CASE("World: an idle client thread pays its wake-up once per isolated trans
   }
 }
 
+TEST_CASE("World: a login of n round trips takes n - 1 more round trips and splits its CPU", "[world][pooler]") {
+  // One client on its own host, one way latency L = 100 us, pooler login CPU 90 us, nothing else costs. The
+  // SYN, the SYN-ACK and the ACK with the startup message reach the pooler after 3L; each round runs login / n
+  // on the pooler's loop; between rounds the challenge and the answer cross (2L); the login's answer takes L
+  // back. So connect time = 3L + 90 us + (n - 1) 2L + L: 490 us with n = 1 (trust), 890 us with n = 3 (md5
+  // after a refused SSLRequest), and the pooler's CPU is 90 us either way.
+  for (const int n : {1, 3}) {
+    WorldConfig w = minimal_world(1);
+    w.network.latency = 100 * kUs;
+    w.pooler.cpu.login = Distribution::constant(90 * kUs);
+    w.pooler.login_round_trips = n;
+    w.clients[0].think_time = Distribution::constant(sim::kSecond);
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(0, 100 * kMs);
+    REQUIRE(r.connect_time.count() == 1);
+    CHECK(r.connect_time.mean() == Approx(static_cast<double>((490 + 200 * (n - 1)) * kUs)));
+    CHECK(r.processes.at(0).logins == 1);
+    CHECK(r.processes.at(0).cpu_seconds == Approx(90e-6));
+  }
+}
+
 // ===========================================================================================================
 // Connection spread
 // ===========================================================================================================
