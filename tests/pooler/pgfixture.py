@@ -170,6 +170,7 @@ class Pooler:
                  kind="rpool", binary=None):
         self.pg = pg
         self.kind = kind
+        self.auth_type = auth_type
         self.dir = tempfile.mkdtemp(prefix=f"{kind}-")
         os.chmod(self.dir, 0o777)
         self.port = free_port()

@@ -47,6 +47,17 @@ def varied(seconds, cv):
     return {"kind": "lognormal", "mean": us(seconds), "cv": round(cv, 4)} if cv > 0 and seconds > 0 else us(seconds)
 
 
+# Client-pooler round trips of a login by auth_type, from the startup message to the answer (trust: the answer;
+# md5: password request, then the answer; SCRAM: two SASL exchanges, then the answer).
+AUTH_ROUND_TRIPS = {"trust": 1, "md5": 2, "scram-sha-256": 3}
+
+
+def login_round_trips(auth_type):
+    """pgbench reaches the pooler over TCP with libpq's default sslmode=prefer, so every connection first sends an
+    SSLRequest, which both poolers refuse ('N'): one round trip more than the authentication's own."""
+    return AUTH_ROUND_TRIPS[auth_type] + 1
+
+
 def read_sysctl(name, default=None):
     try:
         with open("/proc/sys/" + name.replace(".", "/")) as f:
@@ -57,7 +68,7 @@ def read_sysctl(name, default=None):
 
 def scenario(name, description, cal, workers, clients, *, pool_size=20, max_client_conn=400, pinning="none",
              threads=2, mode="closed", rate=None, per_transaction=False, script="select", assignment=None,
-             duration=10.0, warmup=2.0, replications=3, seed=1, port=6432, background=0):
+             duration=10.0, warmup=2.0, replications=3, seed=1, port=6432, background=0, auth_type="md5"):
     """cal: the calibration's costs (seconds per unit) for this pooler; script: 'select' or 'sleep5ms'.
 
     The host schedules with a run queue and Linux's slice (hosts[].timeslice), and the per-transaction CPU costs
@@ -107,7 +118,8 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
                    "wildcard_listener": False},
         "pooler": {"host": "local", "processes": workers, "pinning": pinning, "listen_addr": "127.0.0.1",
                    "listen_port": port, "pool_mode": "transaction", "pool_size": pool_size,
-                   "max_client_conn": max_client_conn, "cpu": pooler_cpu},
+                   "max_client_conn": max_client_conn, "login_round_trips": login_round_trips(auth_type),
+                   "cpu": pooler_cpu},
         "postgres": {"host": "local", "max_connections": 200},
         "clients": [client],
     }

@@ -260,10 +260,11 @@ def run_and_predict(ctx, kind, cal, case, workers, clients, *, pool_size=20, scr
                                 connect_each=connect_each, rate=rate, window=window).run()
         port = ad.port
         pinning = ad.pinning
+        auth_type = ad.pooler.auth_type
     assignment = [w["clients"] for w in m["workers"]] if conditional else None
     kw = dict(pool_size=pool_size, pinning=pinning, mode="open" if rate else "closed", rate=rate,
               per_transaction=connect_each, script=script, assignment=assignment, duration=min(window, 10.0),
-              replications=3, port=port)
+              replications=3, port=port, auth_type=auth_type)
     doc = simulate.scenario(f"{kind}_{case['slug']}", f"{case['name']} on {kind}, as measured by validate.py", cal,
                             workers, clients, **kw)
     pred, rel, sim_wall = ctx.predict(doc)
