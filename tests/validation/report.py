@@ -105,7 +105,7 @@ def markdown(doc):
             f"pooler per wake-up {cal.get('pooler_wakeup_s', 0) * 1e6:.1f} us (the figures above are without "
             f"wake-ups; wake-ups per transaction: "
             + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("pooler_wakeups_per_txn", {}).items()) + "); "
-            f"pgbench per wake-up {cal.get('pgbench_wakeup_s', 0) * 1e6:.1f} us (not fitted; its wake-ups per transaction: "
+            f"pgbench per wake-up {cal.get('pgbench_wakeup_s', 0) * 1e6:.1f} us (wake-ups per transaction: "
             + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("pgbench_wakeups_per_txn", {}).items()) + "); "
             f"CPU costs lognormal with cv {cal.get('variability_cv', 0):.2f} (fitted to the select-only phase's p99 "
             f"{cal.get('variability_fit', {}).get('target_p99_ms', 0):.3f} ms); "

@@ -87,14 +87,15 @@ CALIBRATION_LOW_RATE = 2000
 
 
 def calibrate(ctx, kind):
-    """The named calibration run: 1 worker, 8 clients, pgbench -j 2, four phases (select-only; select-only at a
-    low fixed rate; pg_sleep 5 ms; select-only with -C). CPU seconds and wake-ups per
+    """The named calibration run: 1 worker, 8 clients, pgbench -j 2, five phases (select-only; select-only at a
+    low fixed rate; select-only with 2 clients; pg_sleep 5 ms; select-only with -C). CPU seconds and wake-ups per
     transaction from /proc, and one shape parameter fitted to the first phase's p99 (fit_variability)."""
     phases = {}
     window = 5.0 if ctx.quick else 8.0
     with ctx.adapter(kind, 1, pool_size=20) as ad:
         phases["select"] = workload.PgbenchRun(ad, ctx.pg, 8, window=window).run()
         phases["select_rate"] = workload.PgbenchRun(ad, ctx.pg, 8, rate=CALIBRATION_LOW_RATE, window=window).run()
+        phases["select_2"] = workload.PgbenchRun(ad, ctx.pg, 2, window=window).run()
         phases["sleep5ms"] = workload.PgbenchRun(ad, ctx.pg, 8, script=ctx.sleep_script, window=window).run()
         phases["connect"] = workload.PgbenchRun(ad, ctx.pg, 8, connect_each=True, window=window).run()
 
@@ -110,19 +111,23 @@ def calibrate(ctx, kind):
     # CPU per transaction = m + k * wakeup, with k the wake-ups per transaction (voluntary context switches
     # from /proc): two phases, saturated and at a low fixed rate, give the two unknowns. rpsim then produces
     # its own wake-ups (pooler.cpu.wakeup, charged when a message reaches an idle loop).
-    # pgbench's threads are event loops too, and their CPU per transaction falls with load as well (2026-11-24
-    # quiet run: 11.7 us with 1 worker and 64 clients, 6.7-7.0 us with 2 workers), but the same fit does not
-    # hold for them: against the low-rate phase it gives 43 us a wake-up (--rate adds throttling timers), and
-    # against a closed loop of 2 clients 25 us, both times more than its whole select-only transaction, so that
-    # its CPU without wake-ups comes out negative. What a wake-up costs depends on whether the woken CPU was
-    # idle (an interprocessor interrupt, an exit from the VM), and it is the waker that pays for that, which a
-    # cost per wake-up of the woken loop cannot express. So pgbench keeps a constant cost per transaction
-    # (clients[].wakeup stays 0), and its wake-ups are reported beside rpsim's.
     sat, low = phases["select"], phases["select_rate"]
     dk = wakes(low) - wakes(sat)
     wakeup = (per_txn(low, "pooler") - per_txn(sat, "pooler")) / dk if dk > 0.2 else 0.0
     wakeup = max(0.0, wakeup)
-    pgbench_wakeup = 0.0
+    # pgbench's threads are event loops too, and their CPU per transaction falls with load in the same way
+    # (2026-11-24 quiet run: 11.7 us with 1 worker and 64 clients, 6.7-7.0 us with 2 workers; a probe on rpool:
+    # 9.8 us at 0.49 wake-ups per transaction with 8 clients, 7.5 us at 0.07 with 2 workers and 64 clients,
+    # 11.7 us at 0.92 with 2 clients: about 5 us a wake-up). Its pair is the saturated phase and a closed loop
+    # of 2 clients (one per thread: about one wake-up per transaction), not the low-rate phase: under --rate
+    # pgbench runs throttling timers, and an idle machine makes every wake-up dearer (the waker pays an
+    # interprocessor interrupt, here an exit from the VM), which gave 43 us a wake-up and a negative rest.
+    # A fit that leaves less than nothing per transaction is refused (0, and the report says so).
+    two = phases["select_2"]
+    dk2 = wakes(two, "pgbench") - wakes(sat, "pgbench")
+    pgbench_wakeup = (per_txn(two, "pgbench") - per_txn(sat, "pgbench")) / dk2 if dk2 > 0.2 else 0.0
+    if pgbench_wakeup < 0 or per_txn(sat, "pgbench") - wakes(sat, "pgbench") * pgbench_wakeup <= 0:
+        pgbench_wakeup = 0.0
     scripts = {}
     for name in ("select", "sleep5ms"):
         m = phases[name]
@@ -144,7 +149,7 @@ def calibrate(ctx, kind):
     cal = {
         "pooler": kind,
         "setup": f"1 worker, pool 20, 8 clients, pgbench -j 2; phases: -S, -S --rate {CALIBRATION_LOW_RATE}, "
-                 "-f sleep5ms.sql, -S -C",
+                 "-S -c 2, -f sleep5ms.sql, -S -C",
         "scripts": scripts,
         "pooler_wakeup_s": wakeup,
         "pooler_wakeups_per_txn": {k: wakes(v) for k, v in phases.items()},

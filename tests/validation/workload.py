@@ -98,7 +98,7 @@ class PgbenchRun:
                 "pooler": self.adapter.worker_pids(),
                 "postgres": lambda: postgres_pids(self.pg),
                 "pgbench": [proc.pid],
-            }, reaping=["postgres"], wakeups=["pooler", "pgbench"])
+            }, reaping=["postgres"], wakeups=["pooler", "pgbench", "postgres"])
             pooler_pids = self.adapter.worker_pids()
             sampler = procstat.RunnableSampler(
                 lambda: pooler_pids + postgres_pids(self.pg) + [proc.pid])
