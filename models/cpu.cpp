@@ -44,6 +44,19 @@ int Cpu::choose(const std::vector<int>& allowed) const {
 
 int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed) {
   const int cpu = choose(allowed);
+  Thread& th = threads_[cpu];
+  if (threads_per_core_ == 1 && th.bursts.empty()) {
+    // Alone on a core without SMT siblings (a pinned pooler process, the common case): the burst runs at full
+    // speed and ends after exactly its work. The state is left as the general path below leaves it (the same
+    // remaining work, rate, busy level and completion event), so a burst that joins later shares the thread as
+    // usual.
+    th.updated = sim_.now();
+    th.bursts.push_back(Burst{owner, tag, static_cast<double>(work)});
+    th.rate = 1.0;
+    th.busy.set(sim_.now(), 1);
+    th.next = sim_.schedule_in(finish_delay(static_cast<double>(work)), this, 0, static_cast<std::uint64_t>(cpu));
+    return cpu;
+  }
   const int core = core_of(cpu);
   for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
   threads_[cpu].bursts.push_back(Burst{owner, tag, static_cast<double>(work)});
@@ -86,11 +99,7 @@ void Cpu::reschedule(int cpu) {
   if (th.bursts.empty()) return;
   double least = th.bursts.front().remaining;
   for (const Burst& b : th.bursts) least = std::min(least, b.remaining);
-  const double wait = std::max(0.0, least / th.rate);
-  // Rounded up to whole nanoseconds, as std::ceil would, without its call into libm (wait is non-negative).
-  auto delay = static_cast<sim::Time>(wait);
-  if (static_cast<double>(delay) < wait) ++delay;
-  th.next = sim_.schedule_in(delay, this, 0, static_cast<std::uint64_t>(cpu));
+  th.next = sim_.schedule_in(finish_delay(std::max(0.0, least / th.rate)), this, 0, static_cast<std::uint64_t>(cpu));
 }
 
 void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
@@ -98,6 +107,23 @@ void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
   const int core = core_of(cpu);
   Thread& th = threads_[cpu];
   th.next = {};
+  if (threads_per_core_ == 1 && th.bursts.size() == 1) {
+    // One burst on a core without siblings: the same arithmetic as advance() and the partition below, without
+    // their loops; the burst is nearly always done (the general path handles one that is not).
+    Burst& b = th.bursts.front();
+    const sim::Time now = sim_.now();
+    const double done = static_cast<double>(now - th.updated) * th.rate;
+    th.updated = now;
+    if (done > 0) b.remaining -= done;
+    if (b.remaining <= 0.5) {
+      const Burst finished = b;
+      th.bursts.clear();
+      th.rate = 1.0;
+      th.busy.set(now, 0);
+      finished.owner->burst_done(finished.tag);
+      return;
+    }
+  }
   for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
   // Half a nanosecond of slack absorbs the rounding of finish times up to whole nanoseconds. Both groups keep
   // their order (a stable partition, without the temporary buffer std::stable_partition allocates per call).
