@@ -156,7 +156,7 @@ EventLoop::EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<i
     : sim_(sim), cpu_(cpu), owner_(owner), affinity_(std::move(affinity)) {}
 
 void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
-  if (cost <= 0 && !blocked_) {
+  if (runs_at_once(cost)) {
     if (owner_.work_start(kind, arg)) owner_.work_done(kind, arg);
     return;
   }

@@ -107,6 +107,8 @@ class EventLoop final : public BurstOwner {
   EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<int> affinity);
 
   void post(std::uint32_t kind, std::uint64_t arg, sim::Time cost);
+  // Whether post() would run an item of this cost at once, calling work_start and work_done before it returns.
+  [[nodiscard]] bool runs_at_once(sim::Time cost) const { return cost <= 0 && !blocked_; }
   void burst_done(std::uint64_t tag) override;
   // May be called from the owner's work_start or work_done; a blocked loop uses no CPU.
   void block() { blocked_ = true; }

@@ -188,7 +188,8 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
     case kQueryArrive:
       if (int c = live_client(arg); c >= 0) {
         Process& p = processes_[clients_[c].process];
-        p.loop->post(kWorkQuery, arg, groups_cfg_[clients_[c].group].query_cost.sample(groups_cfg_[clients_[c].group].rng.query) + softirq());
+        ClientGroupState& g = groups_cfg_[clients_[c].group];
+        post_work(*p.loop, kWorkQuery, arg, g.query_cost.sample(g.rng.query) + softirq(), [&] { pooler_query_done(c); });
       }
       break;
     case kBackendQueryArrive:
@@ -202,7 +203,8 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
         Server& sv = servers_[s];
         Process& p = processes_[sv.process];
         const int group = sv.client >= 0 ? clients_[sv.client].group : 0;
-        p.loop->post(kWorkResult, arg, groups_cfg_[group].result_cost.sample(groups_cfg_[group].rng.result) + softirq());
+        post_work(*p.loop, kWorkResult, arg, groups_cfg_[group].result_cost.sample(groups_cfg_[group].rng.result) + softirq(),
+                  [&] { pooler_result_done(s); });
       }
       break;
     case kClientResultArrive:

@@ -193,6 +193,19 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     return servers_[s].gen == ref_gen(r) && servers_[s].state != ServerState::kClosed ? s : -1;
   }
 
+  // Posts a work item whose work_start is only the reference check the caller has just made. When the loop would
+  // run it at once (zero cost, not blocked), `done` (what work_done does for it) is called here instead: the same
+  // effect without the loop's two virtual calls and their two reference checks. Three of the four work items of a
+  // transaction cost nothing in most scenarios.
+  template <class Done>
+  void post_work(EventLoop& loop, Event kind, std::uint64_t arg, sim::Time cost, Done done) {
+    if (loop.runs_at_once(cost)) {
+      done();
+    } else {
+      loop.post(kind, arg, cost);
+    }
+  }
+
   // ---- network --------------------------------------------------------------------------------------------------
   [[nodiscard]] sim::Time one_way(int host_a, int host_b) const {
     return host_a == host_b ? config_.network.loopback_latency : config_.network.latency;

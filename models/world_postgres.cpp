@@ -49,7 +49,7 @@ void World::postgres_query_arrive(int s) {
   Server& sv = servers_[s];
   RPSIM_ASSERT(sv.client >= 0, "a query reaches a backend serving a client");
   ClientGroupState& g = groups_cfg_[clients_[sv.client].group];
-  sv.loop->post(kWorkExec, server_ref(s), g.server_cpu.sample(g.rng.server_cpu));
+  post_work(*sv.loop, kWorkExec, server_ref(s), g.server_cpu.sample(g.rng.server_cpu), [&] { postgres_exec_done(s); });
 }
 
 void World::postgres_exec_done(int s) {
