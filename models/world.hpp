@@ -211,7 +211,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     return host_a == host_b ? config_.network.loopback_latency : config_.network.latency;
   }
   void send(int from_host, int to_host, Event kind, std::uint64_t arg) {
-    sim_.schedule_in(one_way(from_host, to_host), this, kind, arg);
+    sim_.schedule_detached_in(one_way(from_host, to_host), this, kind, arg);
   }
   [[nodiscard]] sim::Time softirq() const { return config_.network.softirq_per_packet; }
 

@@ -54,24 +54,34 @@ void Simulation::drop_cancelled() {
 // Inlined into both callers: run_until() then pays the register saves of one call per slice, not one per event.
 inline bool Simulation::run_next(Time until) {
   for (;;) {
-    // The earliest entry is the now-queue's front unless the heap holds an older one (for this same instant).
-    const bool from_now_queue =
-        now_head_ != now_queue_.size() && (heap_.empty() || !earlier(heap_.front(), now_queue_[now_head_]));
-    if (!from_now_queue && heap_.empty()) return false;
-    const Entry e = from_now_queue ? now_queue_[now_head_] : heap_.front();
+    // At an instant, the heap's entries due at it run first (they are older than anything in the now-queue),
+    // then the now-queue in FIFO order; only then does time move on.
+    if (now_head_ != now_queue_.size() && (heap_.empty() || heap_.front().time != now_)) {
+      if (now_ > until) return false;
+      const NowEntry e = now_queue_[now_head_];
+      if (++now_head_ == now_queue_.size()) {
+        now_queue_.clear();  // drained: start again at the front, keeping the capacity
+        now_head_ = 0;
+      }
+      if (e.slot != kNoSlot) {
+        if (slots_[e.slot].seq != e.seq) {  // cancelled
+          --cancelled_entries_;
+          continue;
+        }
+        release_slot(e.slot);
+      }
+      ++executed_;
+      e.handler->handle_event(e.kind, e.arg);
+      return true;
+    }
+    if (heap_.empty()) return false;
+    const Entry e = heap_.front();
     Slot& slot = slots_[e.slot];
     // A cancelled entry's slot has a newer sequence (or none); it is dropped without deciding anything, so a
     // stale entry at the front never stops the run before a real event that is due.
     const bool live = slot.seq == e.seq;
     if (live && e.time > until) return false;
-    if (from_now_queue) {
-      if (++now_head_ == now_queue_.size()) {
-        now_queue_.clear();  // drained: start again at the front, keeping the capacity
-        now_head_ = 0;
-      }
-    } else {
-      heap_pop_front();
-    }
+    heap_pop_front();
     if (!live) {
       --cancelled_entries_;
       continue;
