@@ -15,12 +15,7 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
   for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
 }
 
-int Cpu::choose(const std::vector<int>& allowed) const {
-  if (allowed.size() == 1) {
-    // Pinned to one cpu (a pooler process with its own core): nothing to choose.
-    RPSIM_ASSERT(allowed.front() >= 0 && allowed.front() < cpus(), "pinned to a cpu the host does not have");
-    return allowed.front();
-  }
+int Cpu::place(const std::vector<int>& allowed) const {
   const std::vector<int>& cands = allowed.empty() ? all_cpus_ : allowed;
   int best = -1;
   long best_score = 0;

@@ -71,7 +71,15 @@ class Cpu final : public sim::EventHandler {
     if (static_cast<double>(delay) < wait) ++delay;
     return delay;
   }
-  [[nodiscard]] int choose(const std::vector<int>& allowed) const;
+  [[nodiscard]] int choose(const std::vector<int>& allowed) const {
+    if (allowed.size() == 1) {
+      // Pinned to one cpu (a pooler process with its own core): nothing to choose. Inline: once per burst.
+      RPSIM_ASSERT(allowed.front() >= 0 && allowed.front() < cpus(), "pinned to a cpu the host does not have");
+      return allowed.front();
+    }
+    return place(allowed);
+  }
+  [[nodiscard]] int place(const std::vector<int>& allowed) const;  // the scoring, for more than one allowed cpu
 
   sim::Simulation& sim_;
   int cores_;
