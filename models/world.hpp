@@ -206,6 +206,8 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     }
   }
 
+  void handle_control_event(Event kind, std::uint64_t arg);
+
   // ---- network --------------------------------------------------------------------------------------------------
   [[nodiscard]] sim::Time one_way(int host_a, int host_b) const {
     return host_a == host_b ? config_.network.loopback_latency : config_.network.latency;
@@ -244,6 +246,11 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   [[nodiscard]] FourTuple tuple_of(int c) const;
 
   // ---- pooler (world_pooler.cpp) ----------------------------------------------------------------------------------
+  // Messages reaching a pooler process: each becomes a work item on its event loop.
+  void pooler_startup_arrive(int c);
+  void pooler_query_arrive(int c);
+  void pooler_result_arrive(int s);
+  void pooler_server_ready_arrive(int s);
   bool pooler_login_start(int c);
   void pooler_login_done(int c);
   void pooler_query_done(int c);
@@ -265,10 +272,12 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   // ---- postgres (world_postgres.cpp) ------------------------------------------------------------------------------
   int postgres_open_server(int p, int pool);
   void postgres_connect_arrive(int s);
+  void postgres_backend_started(int s);
   void postgres_query_arrive(int s);
   void postgres_exec_done(int s);
   void postgres_respond(int s);
   void postgres_reset(int s);
+  void postgres_reset_done(int s);
   void postgres_close_server(int s);
 
   // ---- statistics (world.cpp) -------------------------------------------------------------------------------------
