@@ -99,7 +99,6 @@ void Cpu::reschedule(int cpu) {
 
 void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
   const int cpu = static_cast<int>(arg);
-  const int core = core_of(cpu);
   Thread& th = threads_[cpu];
   th.next = {};
   if (threads_per_core_ == 1 && th.bursts.size() == 1) {
@@ -119,6 +118,13 @@ void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
       return;
     }
   }
+  // Out of line, so that the common case above needs no saved registers.
+  finish_bursts(cpu);
+}
+
+void Cpu::finish_bursts(int cpu) {
+  const int core = core_of(cpu);
+  Thread& th = threads_[cpu];
   for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
   // Half a nanosecond of slack absorbs the rounding of finish times up to whole nanoseconds. Both groups keep
   // their order (a stable partition, without the temporary buffer std::stable_partition allocates per call).

@@ -64,6 +64,7 @@ class Cpu final : public sim::EventHandler {
   void refresh_core(int core);  // advances every thread of a core, recomputes rates, reschedules completions
   void refresh_thread(int cpu, double speed);  // the same for one thread, given its core's speed
   void reschedule(int cpu);
+  void finish_bursts(int cpu);  // handle_event's general case: ends the bursts of `cpu` that are done
   // A wait in (fractional) nanoseconds rounded up to whole ones, as std::ceil would, without its call into libm
   // (the wait is non-negative).
   static sim::Time finish_delay(double wait) {
