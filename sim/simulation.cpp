@@ -58,11 +58,8 @@ inline bool Simulation::run_next(Time until) {
     // then the now-queue in FIFO order; only then does time move on.
     if (now_head_ != now_queue_.size() && (heap_.empty() || heap_.front().time != now_)) {
       if (now_ > until) return false;
-      const NowEntry e = now_queue_[now_head_];
-      if (++now_head_ == now_queue_.size()) {
-        now_queue_.clear();  // drained: start again at the front, keeping the capacity
-        now_head_ = 0;
-      }
+      // Read in place (no copy): the queue is only reset below, once it has drained and time moves on.
+      const NowEntry& e = now_queue_[now_head_++];
       if (e.slot != kNoSlot) {
         if (slots_[e.slot].seq != e.seq) {  // cancelled
           --cancelled_entries_;
@@ -73,6 +70,10 @@ inline bool Simulation::run_next(Time until) {
       ++executed_;
       e.handler->handle_event(e.kind, e.arg);
       return true;
+    }
+    if (now_head_ != 0 && now_head_ == now_queue_.size()) {
+      now_queue_.clear();  // drained: start again at the front, keeping the capacity
+      now_head_ = 0;
     }
     if (heap_.empty()) return false;
     const Entry e = heap_.front();
