@@ -51,6 +51,13 @@ void Simulation::drop_cancelled() {
   for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i, heap_[i]);
 }
 
+// Inline: once per timed event.
+inline void Simulation::heap_pop_front() {
+  const Entry last = heap_.back();
+  heap_.pop_back();
+  if (!heap_.empty()) sift_down(0, last);
+}
+
 // Inlined into both callers: run_until() then pays the register saves of one call per slice, not one per event.
 inline bool Simulation::run_next(Time until) {
   for (;;) {
@@ -118,11 +125,6 @@ void Simulation::heap_push(Entry e) {
   heap_[i] = e;
 }
 
-void Simulation::heap_pop_front() {
-  const Entry last = heap_.back();
-  heap_.pop_back();
-  if (!heap_.empty()) sift_down(0, last);
-}
 
 void Simulation::sift_down(std::size_t hole, Entry e) {
   const std::size_t n = heap_.size();
