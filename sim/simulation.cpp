@@ -27,6 +27,16 @@ void Simulation::CallHandler::handle_event(std::uint32_t, std::uint64_t arg) {
   fn();
 }
 
+void Simulation::schedule_detached_slow(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg) {
+  RPSIM_ASSERT(delay >= 0, "events cannot be scheduled in the past");
+  RPSIM_ASSERT(handler != nullptr, "an event needs a handler");
+  if (delay == 0) {
+    now_queue_.push_back(NowEntry{handler, arg, 0, kNoSlot, kind});  // the queue grows
+  } else {
+    schedule_at(now_ + delay, handler, kind, arg);
+  }
+}
+
 void Simulation::cancel_pending(EventId id) {
   if (slots_[id.slot].handler == &calls_) {
     const auto index = slots_[id.slot].arg;
