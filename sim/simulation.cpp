@@ -37,6 +37,11 @@ void Simulation::schedule_detached_slow(Time delay, EventHandler* handler, std::
   }
 }
 
+std::uint32_t Simulation::new_slot() {
+  slots_.push_back(Slot{nullptr, 0, 0});
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
 void Simulation::cancel_pending(EventId id) {
   if (slots_[id.slot].handler == &calls_) {
     const auto index = slots_[id.slot].arg;

@@ -146,6 +146,7 @@ class Simulation {
     return h[y].seq < h[x].seq ? y : x;
   }
   void cancel_pending(EventId id);
+  std::uint32_t new_slot();  // allocate_slot() when none is free: the table grows by one
   void schedule_detached_slow(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg);
   void heap_push(Entry e);
   void heap_pop_front();
@@ -155,10 +156,8 @@ class Simulation {
   // there is none.
   bool run_next(Time until);
   std::uint32_t allocate_slot() {
-    if (free_head_ == kNoSlot) {
-      slots_.push_back(Slot{nullptr, 0, 0});
-      return static_cast<std::uint32_t>(slots_.size() - 1);
-    }
+    if (free_head_ == kNoSlot) [[unlikely]]
+      return new_slot();
     const std::uint32_t s = free_head_;
     free_head_ = static_cast<std::uint32_t>(slots_[s].arg);
     return s;
