@@ -1,4 +1,5 @@
-// Processor sharing with SMT siblings on a host's hardware threads, and the FIFO event loop on top.
+// Hardware threads that share their core with SMT siblings, in processor sharing or from a run queue with slices,
+// and the FIFO event loop on top.
 #include "models/cpu.hpp"
 
 #include <algorithm>
@@ -21,12 +22,7 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
   for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
 }
 
-int Cpu::choose(const std::vector<int>& allowed) const {
-  if (allowed.size() == 1) {
-    // Pinned to one cpu (a pooler process with its own core): nothing to choose.
-    RPSIM_ASSERT(allowed.front() >= 0 && allowed.front() < cpus(), "pinned to a cpu the host does not have");
-    return allowed.front();
-  }
+int Cpu::place(const std::vector<int>& allowed) const {
   const std::vector<int>& cands = allowed.empty() ? all_cpus_ : allowed;
   int best = -1;
   long best_score = 0;
@@ -61,9 +57,21 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
     return prev_cpu;
   }
   const int cpu = choose(allowed);
+  Thread& th = threads_[cpu];
+  if (threads_per_core_ == 1 && th.bursts.empty() && !run_queue()) {
+    // Alone on a core without SMT siblings (a pinned pooler process, the common case): the burst runs at full
+    // speed and ends after exactly its work. The state is left as the general path below leaves it (the same
+    // remaining work, rate, busy level and completion event), so a burst that joins later shares the thread as
+    // usual.
+    th.updated = sim_.now();
+    th.bursts.push_back(Burst{owner, tag, static_cast<double>(work), &allowed});
+    th.rate = 1.0;
+    th.busy.set(sim_.now(), 1);
+    th.next = sim_.schedule_in(finish_delay(static_cast<double>(work)), this, 0, static_cast<std::uint64_t>(cpu));
+    return cpu;
+  }
   const int core = core_of(cpu);
   for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
-  Thread& th = threads_[cpu];
   if (run_queue() && th.bursts.empty()) {
     // Linux's rq->avg_idle: a running average (weight 1/8) of how long the cpu stays idle, updated when a wake-up
     // ends an idle period, capped at twice the migration cost.
@@ -117,10 +125,7 @@ void Cpu::reschedule(int cpu) {
   if (!run_queue()) {
     for (const Burst& b : th.bursts) least = std::min(least, b.remaining);
   }
-  const double wait = std::max(0.0, least / th.rate);
-  // Rounded up to whole nanoseconds, as std::ceil would, without its call into libm (wait is non-negative).
-  auto delay = static_cast<sim::Time>(wait);
-  if (static_cast<double>(delay) < wait) ++delay;
+  sim::Time delay = finish_delay(std::max(0.0, least / th.rate));
   // With a run queue, the head's slice may run out first (only when others wait: alone, it keeps the cpu).
   if (run_queue() && th.bursts.size() > 1) {
     delay = std::min(delay, std::max<sim::Time>(0, th.slice_end - sim_.now()));
@@ -130,9 +135,32 @@ void Cpu::reschedule(int cpu) {
 
 void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
   const int cpu = static_cast<int>(arg);
-  const int core = core_of(cpu);
   Thread& th = threads_[cpu];
   th.next = {};
+  if (threads_per_core_ == 1 && th.bursts.size() == 1 && !run_queue()) {
+    // One burst on a core without siblings: the same arithmetic as advance() and the partition below, without
+    // their loops; the burst is nearly always done (the general path handles one that is not).
+    Burst& b = th.bursts.front();
+    const sim::Time now = sim_.now();
+    const double done = static_cast<double>(now - th.updated) * th.rate;
+    th.updated = now;
+    if (done > 0) b.remaining -= done;
+    if (b.remaining <= 0.5) {
+      const Burst finished = b;
+      th.bursts.clear();
+      th.rate = 1.0;
+      th.busy.set(now, 0);
+      finished.owner->burst_done(finished.tag);
+      return;
+    }
+  }
+  // Out of line, so that the common case above needs no saved registers.
+  finish_bursts(cpu);
+}
+
+void Cpu::finish_bursts(int cpu) {
+  const int core = core_of(cpu);
+  Thread& th = threads_[cpu];
   for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
   // Half a nanosecond of slack absorbs the rounding of finish times up to whole nanoseconds. Both groups keep
   // their order (a stable partition, without the temporary buffer std::stable_partition allocates per call).
@@ -219,7 +247,7 @@ EventLoop::EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<i
     : sim_(sim), cpu_(cpu), owner_(owner), affinity_(std::move(affinity)) {}
 
 void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
-  if (cost <= 0 && !blocked_) {
+  if (runs_at_once(cost)) {
     if (owner_.work_start(kind, arg)) owner_.work_done(kind, arg);
     return;
   }

@@ -1,5 +1,6 @@
-// CPUs of one host: hardware threads that share their core with SMT siblings, processor sharing among the bursts
-// on a thread, OS placement of unpinned work; and the single-threaded FIFO event loop that runs on top of them.
+// CPUs of one host: hardware threads that share their core with SMT siblings, processor sharing (or a run queue
+// with slices) among the bursts on a thread, OS placement of unpinned work; and the single-threaded FIFO event
+// loop that runs on top of them.
 #pragma once
 
 #include <cstdint>
@@ -74,10 +75,27 @@ class Cpu final : public sim::EventHandler {
   void refresh_core(int core);  // advances every thread of a core, recomputes rates, reschedules completions
   void refresh_thread(int cpu, double speed);  // the same for one thread, given its core's speed
   void reschedule(int cpu);
-  [[nodiscard]] int choose(const std::vector<int>& allowed) const;
+  void finish_bursts(int cpu);  // handle_event's general case: ends the bursts of `cpu` that are done
+  // A wait in (fractional) nanoseconds rounded up to whole ones, as std::ceil would, without its call into libm
+  // (the wait is non-negative).
+  static sim::Time finish_delay(double wait) {
+    auto delay = static_cast<sim::Time>(wait);
+    if (static_cast<double>(delay) < wait) ++delay;
+    return delay;
+  }
+  [[nodiscard]] int choose(const std::vector<int>& allowed) const {
+    if (allowed.size() == 1) {
+      // Pinned to one cpu (a pooler process with its own core): nothing to choose. Inline: once per burst.
+      RPSIM_ASSERT(allowed.front() >= 0 && allowed.front() < cpus(), "pinned to a cpu the host does not have");
+      return allowed.front();
+    }
+    return place(allowed);
+  }
+  [[nodiscard]] int place(const std::vector<int>& allowed) const;  // the scoring, for more than one allowed cpu
   [[nodiscard]] bool run_queue() const { return timeslice_ > 0; }
-  void pull_waiting(int cpu);
-  [[nodiscard]] bool continues(const BurstOwner* owner, int cpu) const;  // run queue: an idle thread takes the oldest waiting burst it may run
+  void pull_waiting(int cpu);  // run queue: an idle thread takes the oldest waiting burst it may run
+  // Run queue: whether `owner`'s burst on `cpu` ended at this instant inside its slice (so it goes on there).
+  [[nodiscard]] bool continues(const BurstOwner* owner, int cpu) const;
 
   sim::Simulation& sim_;
   int cores_;
@@ -114,6 +132,8 @@ class EventLoop final : public BurstOwner {
   EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<int> affinity);
 
   void post(std::uint32_t kind, std::uint64_t arg, sim::Time cost);
+  // Whether post() would run an item of this cost at once, calling work_start and work_done before it returns.
+  [[nodiscard]] bool runs_at_once(sim::Time cost) const { return cost <= 0 && !blocked_; }
   void burst_done(std::uint64_t tag) override;
   // May be called from the owner's work_start or work_done; a blocked loop uses no CPU.
   void block() { blocked_ = true; }

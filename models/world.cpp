@@ -175,9 +175,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
       if (int c = live_client(arg); c >= 0) kernel_syn_arrive(c);
       break;
     case kStartupArrive:
-      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kAcceptQueue) {
-        processes_[clients_[c].process].loop->post(kWorkLogin, arg, login_round_cost(clients_[c].process));
-      }
+      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kAcceptQueue) pooler_startup_arrive(c);
       break;
     case kSynRetry:
       if (int c = live_client(arg); c >= 0) kernel_connect(c);
@@ -186,10 +184,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
       if (int c = live_client(arg); c >= 0) client_error(c, true);
       break;
     case kQueryArrive:
-      if (int c = live_client(arg); c >= 0) {
-        Process& p = processes_[clients_[c].process];
-        p.loop->post(kWorkQuery, arg, groups_cfg_[clients_[c].group].query_cost.sample(groups_cfg_[clients_[c].group].rng.query) + softirq());
-      }
+      if (int c = live_client(arg); c >= 0) pooler_query_arrive(c);
       break;
     case kBackendQueryArrive:
       if (int s = live_server(arg); s >= 0) postgres_query_arrive(s);
@@ -198,12 +193,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
       if (int s = live_server(arg); s >= 0) postgres_respond(s);
       break;
     case kResultArrive:
-      if (int s = live_server(arg); s >= 0) {
-        Server& sv = servers_[s];
-        Process& p = processes_[sv.process];
-        const int group = sv.client >= 0 ? clients_[sv.client].group : 0;
-        p.loop->post(kWorkResult, arg, groups_cfg_[group].result_cost.sample(groups_cfg_[group].rng.result) + softirq());
-      }
+      if (int s = live_server(arg); s >= 0) pooler_result_arrive(s);
       break;
     case kClientResultArrive:
       if (int c = live_client(arg); c >= 0) client_result(c);
@@ -227,14 +217,41 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
       if (int s = live_server(arg); s >= 0) postgres_connect_arrive(s);
       break;
     case kServerReadyArrive:
-      if (int s = live_server(arg); s >= 0) {
-        Process& p = processes_[servers_[s].process];
-        p.loop->post(kWorkServerLogin, arg, config_.pooler.cpu.server_login.sample(p.server_login_rng) + softirq());
-      }
+      if (int s = live_server(arg); s >= 0) pooler_server_ready_arrive(s);
       break;
     case kServerRefusedArrive:
       if (int s = live_server(arg); s >= 0) pooler_server_refused(s);
       break;
+    case kPoolRetry:
+    case kWarmupEnd:
+    case kSample:
+    case kRestart:
+    case kDrainTimeout:
+    case kRelisten:
+      handle_control_event(static_cast<Event>(kind), arg);
+      break;
+    case kLoginOkArrive:
+      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) client_connected(c);
+      break;
+    case kLoginChallengeArrive:  // the client library answers at once (its CPU is in connect_cpu)
+      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) {
+        send(clients_[c].host, pooler_host_, kLoginResponseArrive, arg);
+      }
+      break;
+    case kLoginResponseArrive:
+      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) {
+        processes_[clients_[c].process].loop->post(kWorkLoginStep, arg, login_round_cost(clients_[c].process));
+      }
+      break;
+    default:
+      RPSIM_ASSERT(false, "unknown event kind");
+  }
+}
+
+// Events of the run's control (warm-up end, samples, restarts, pool retries): rare, and out of handle_event so
+// that its per-message cases are a reference check and one call each, which need no saved registers.
+void World::handle_control_event(Event kind, std::uint64_t arg) {
+  switch (kind) {
     case kPoolRetry: {
       const int p = static_cast<int>(arg >> 32);
       const int pool = static_cast<int>(arg & 0xffffffffu);
@@ -260,7 +277,7 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
           client_disconnect(static_cast<int>(c));
           schedule_reconnect(static_cast<int>(c), groups_cfg_[clients_[c].group].config.reconnect_delay.sample(groups_cfg_[clients_[c].group].rng.reconnect));
         }
-      }
+    }
       processes_[p].disconnect_clients = true;
       break;
     }
@@ -272,21 +289,8 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
       kernel_relisten(static_cast<int>(arg));
       break;
     }
-    case kLoginOkArrive:
-      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) client_connected(c);
-      break;
-    case kLoginChallengeArrive:  // the client library answers at once (its CPU is in connect_cpu)
-      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) {
-        send(clients_[c].host, pooler_host_, kLoginResponseArrive, arg);
-      }
-      break;
-    case kLoginResponseArrive:
-      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) {
-        processes_[clients_[c].process].loop->post(kWorkLoginStep, arg, login_round_cost(clients_[c].process));
-      }
-      break;
     default:
-      RPSIM_ASSERT(false, "unknown event kind");
+      RPSIM_ASSERT(false, "not a control event");
   }
 }
 
@@ -326,16 +330,13 @@ void World::work_done(std::uint32_t kind, std::uint64_t arg) {
       if (int s = live_server(arg); s >= 0) pooler_server_ready(s);
       break;
     case kWorkBackendStart:
-      if (int s = live_server(arg); s >= 0) send(db_host_, pooler_host_, kServerReadyArrive, arg);
+      if (int s = live_server(arg); s >= 0) postgres_backend_started(s);
       break;
     case kWorkExec:
       if (int s = live_server(arg); s >= 0) postgres_exec_done(s);
       break;
     case kWorkReset:
-      if (int s = live_server(arg); s >= 0) {
-        servers_[s].state = ServerState::kIdle;  // the reset finished; hand it to the pool like a released one
-        pooler_release(s);
-      }
+      if (int s = live_server(arg); s >= 0) postgres_reset_done(s);
       break;
     case kWorkClientEnd:
       if (int c = live_client(arg); c >= 0) client_transaction_end(c);

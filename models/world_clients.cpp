@@ -121,7 +121,9 @@ void World::client_result(int c) {
     send_query(c);
     return;
   }
-  client_loops_[cl.thread]->post(kWorkClientEnd, client_ref(c), groups_cfg_[cl.group].config.client_cpu.sample(groups_cfg_[cl.group].rng.client_cpu));
+  ClientGroupState& g = groups_cfg_[cl.group];
+  post_work(*client_loops_[cl.thread], kWorkClientEnd, client_ref(c), g.config.client_cpu.sample(g.rng.client_cpu),
+            [&] { client_transaction_end(c); });
 }
 
 void World::client_transaction_end(int c) {

@@ -6,6 +6,28 @@
 
 namespace models {
 
+void World::pooler_startup_arrive(int c) {
+  processes_[clients_[c].process].loop->post(kWorkLogin, client_ref(c), login_round_cost(clients_[c].process));
+}
+
+void World::pooler_query_arrive(int c) {
+  ClientGroupState& g = groups_cfg_[clients_[c].group];
+  post_work(*processes_[clients_[c].process].loop, kWorkQuery, client_ref(c), g.query_cost.sample(g.rng.query) + softirq(),
+            [&] { pooler_query_done(c); });
+}
+
+void World::pooler_result_arrive(int s) {
+  const Server& sv = servers_[s];
+  ClientGroupState& g = groups_cfg_[sv.client >= 0 ? clients_[sv.client].group : 0];
+  post_work(*processes_[sv.process].loop, kWorkResult, server_ref(s), g.result_cost.sample(g.rng.result) + softirq(),
+            [&] { pooler_result_done(s); });
+}
+
+void World::pooler_server_ready_arrive(int s) {
+  Process& p = processes_[servers_[s].process];
+  p.loop->post(kWorkServerLogin, server_ref(s), config_.pooler.cpu.server_login.sample(p.server_login_rng) + softirq());
+}
+
 bool World::pooler_login_start(int c) {
   Client& cl = clients_[c];
   if (cl.state != ClientState::kAcceptQueue) return false;  // reset while it waited in the accept queue

@@ -45,11 +45,13 @@ void World::postgres_connect_arrive(int s) {
   sv.loop->post(kWorkBackendStart, server_ref(s), config_.postgres.backend_startup.sample(startup_rng_));
 }
 
+void World::postgres_backend_started(int s) { send(db_host_, pooler_host_, kServerReadyArrive, server_ref(s)); }
+
 void World::postgres_query_arrive(int s) {
   Server& sv = servers_[s];
   RPSIM_ASSERT(sv.client >= 0, "a query reaches a backend serving a client");
   ClientGroupState& g = groups_cfg_[clients_[sv.client].group];
-  sv.loop->post(kWorkExec, server_ref(s), g.server_cpu.sample(g.rng.server_cpu));
+  post_work(*sv.loop, kWorkExec, server_ref(s), g.server_cpu.sample(g.rng.server_cpu), [&] { postgres_exec_done(s); });
 }
 
 void World::postgres_exec_done(int s) {
@@ -69,6 +71,11 @@ void World::postgres_reset(int s) {
   Server& sv = servers_[s];
   sv.state = ServerState::kResetting;
   sv.loop->post(kWorkReset, server_ref(s), config_.postgres.reset_query.sample(reset_rng_));
+}
+
+void World::postgres_reset_done(int s) {
+  servers_[s].state = ServerState::kIdle;  // the reset finished; hand it to the pool like a released one
+  pooler_release(s);
 }
 
 void World::postgres_close_server(int s) {

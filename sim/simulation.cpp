@@ -27,6 +27,21 @@ void Simulation::CallHandler::handle_event(std::uint32_t, std::uint64_t arg) {
   fn();
 }
 
+void Simulation::schedule_detached_slow(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg) {
+  RPSIM_ASSERT(delay >= 0, "events cannot be scheduled in the past");
+  RPSIM_ASSERT(handler != nullptr, "an event needs a handler");
+  if (delay == 0) {
+    now_queue_.push_back(NowEntry{handler, arg, 0, kNoSlot, kind});  // the queue grows
+  } else {
+    schedule_at(now_ + delay, handler, kind, arg);
+  }
+}
+
+std::uint32_t Simulation::new_slot() {
+  slots_.push_back(Slot{nullptr, 0, 0});
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
 void Simulation::cancel_pending(EventId id) {
   if (slots_[id.slot].handler == &calls_) {
     const auto index = slots_[id.slot].arg;
@@ -51,27 +66,45 @@ void Simulation::drop_cancelled() {
   for (std::size_t i = (heap_.size() - 2) / 4 + 1; i-- > 0;) sift_down(i, heap_[i]);
 }
 
+// Inline: once per timed event.
+inline void Simulation::heap_pop_front() {
+  const Entry last = heap_.back();
+  heap_.pop_back();
+  if (!heap_.empty()) sift_down(0, last);
+}
+
 // Inlined into both callers: run_until() then pays the register saves of one call per slice, not one per event.
 inline bool Simulation::run_next(Time until) {
   for (;;) {
-    // The earliest entry is the now-queue's front unless the heap holds an older one (for this same instant).
-    const bool from_now_queue =
-        now_head_ != now_queue_.size() && (heap_.empty() || !earlier(heap_.front(), now_queue_[now_head_]));
-    if (!from_now_queue && heap_.empty()) return false;
-    const Entry e = from_now_queue ? now_queue_[now_head_] : heap_.front();
+    // At an instant, the heap's entries due at it run first (they are older than anything in the now-queue),
+    // then the now-queue in FIFO order; only then does time move on.
+    if (now_head_ != now_queue_.size() && (heap_.empty() || heap_.front().time != now_)) {
+      if (now_ > until) return false;
+      // Read in place (no copy): the queue is only reset below, once it has drained and time moves on.
+      const NowEntry& e = now_queue_[now_head_++];
+      if (e.slot != kNoSlot) {
+        if (slots_[e.slot].seq != e.seq) {  // cancelled
+          --cancelled_entries_;
+          continue;
+        }
+        release_slot(e.slot);
+      }
+      ++executed_;
+      e.handler->handle_event(e.kind, e.arg);
+      return true;
+    }
+    if (now_head_ != 0 && now_head_ == now_queue_.size()) {
+      now_queue_.clear();  // drained: start again at the front, keeping the capacity
+      now_head_ = 0;
+    }
+    if (heap_.empty()) return false;
+    const Entry e = heap_.front();
     Slot& slot = slots_[e.slot];
     // A cancelled entry's slot has a newer sequence (or none); it is dropped without deciding anything, so a
     // stale entry at the front never stops the run before a real event that is due.
     const bool live = slot.seq == e.seq;
     if (live && e.time > until) return false;
-    if (from_now_queue) {
-      if (++now_head_ == now_queue_.size()) {
-        now_queue_.clear();  // drained: start again at the front, keeping the capacity
-        now_head_ = 0;
-      }
-    } else {
-      heap_pop_front();
-    }
+    heap_pop_front();
     if (!live) {
       --cancelled_entries_;
       continue;
@@ -107,11 +140,6 @@ void Simulation::heap_push(Entry e) {
   heap_[i] = e;
 }
 
-void Simulation::heap_pop_front() {
-  const Entry last = heap_.back();
-  heap_.pop_back();
-  if (!heap_.empty()) sift_down(0, last);
-}
 
 void Simulation::sift_down(std::size_t hole, Entry e) {
   const std::size_t n = heap_.size();

@@ -53,7 +53,7 @@ class Simulation {
     const std::uint64_t seq = next_seq_++;
     slots_[slot] = Slot{handler, arg, seq};
     if (at == now_) {
-      now_queue_.push_back(Entry{at, seq, slot, kind});
+      now_queue_.push_back(NowEntry{handler, arg, seq, slot, kind});
     } else {
       heap_push(Entry{at, seq, slot, kind});
     }
@@ -62,6 +62,18 @@ class Simulation {
   EventId schedule_in(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0) {
     RPSIM_ASSERT(delay >= 0, "events cannot be scheduled in the past");
     return schedule_at(now_ + delay, handler, kind, arg);
+  }
+  // An event nobody will cancel (a message sent): no handle, and when it is due at the current instant (over a
+  // zero-latency link) no slot and no sequence number either, as the now-queue's order is its own.
+  // Inline only while it is a store into the now-queue's spare capacity: a caller that does nothing else then
+  // saves no registers.
+  void schedule_detached_in(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg = 0) {
+    if (delay == 0 && now_queue_.size() != now_queue_.capacity()) [[likely]] {
+      RPSIM_ASSERT(handler != nullptr, "an event needs a handler");
+      now_queue_.push_back(NowEntry{handler, arg, 0, kNoSlot, kind});
+    } else {
+      schedule_detached_slow(delay, handler, kind, arg);
+    }
   }
   // For rare, irregular events (a scripted restart, a test's probe). Not for the hot path.
   EventId call_at(Time at, std::function<void()> fn);
@@ -99,6 +111,15 @@ class Simulation {
     std::uint32_t slot;
     std::uint32_t kind;  // here rather than in the slot: it fills the entry's padding and shrinks the slot
   };
+  // An event due at the current instant. It carries its handler and argument, so one that cannot be cancelled
+  // needs no slot (slot == kNoSlot); one that can has a slot too, and is live while the slot's sequence is seq.
+  struct NowEntry {
+    EventHandler* handler;
+    std::uint64_t arg;
+    std::uint64_t seq;
+    std::uint32_t slot;
+    std::uint32_t kind;
+  };
   // 24 bytes per pending event (plus its 24-byte entry): the slot table is the engine's memory at a million
   // pending timers.
   struct Slot {
@@ -125,6 +146,8 @@ class Simulation {
     return h[y].seq < h[x].seq ? y : x;
   }
   void cancel_pending(EventId id);
+  std::uint32_t new_slot();  // allocate_slot() when none is free: the table grows by one
+  void schedule_detached_slow(Time delay, EventHandler* handler, std::uint32_t kind, std::uint64_t arg);
   void heap_push(Entry e);
   void heap_pop_front();
   void sift_down(std::size_t hole, Entry e);  // places e at or below `hole`
@@ -133,10 +156,8 @@ class Simulation {
   // there is none.
   bool run_next(Time until);
   std::uint32_t allocate_slot() {
-    if (free_head_ == kNoSlot) {
-      slots_.push_back(Slot{nullptr, 0, 0});
-      return static_cast<std::uint32_t>(slots_.size() - 1);
-    }
+    if (free_head_ == kNoSlot) [[unlikely]]
+      return new_slot();
     const std::uint32_t s = free_head_;
     free_head_ = static_cast<std::uint32_t>(slots_[s].arg);
     return s;
@@ -154,9 +175,10 @@ class Simulation {
   bool stopped_ = false;
   std::vector<Entry> heap_;  // 4-ary min-heap: shallower than binary, and a node's children share a cache line
   // Events scheduled for the current instant, in scheduling order. They come after every heap entry for the same
-  // instant (those were scheduled earlier, so their sequence numbers are lower), which keeps the (time, sequence)
-  // order exact while zero-delay events (a message over a zero-latency link, a hand-off) skip the heap.
-  std::vector<Entry> now_queue_;
+  // instant (those were scheduled before the instant began: the heap only takes later times), which keeps the
+  // (time, sequence) order exact while zero-delay events (a message over a zero-latency link, a hand-off) skip
+  // the heap.
+  std::vector<NowEntry> now_queue_;
   std::size_t now_head_ = 0;
   std::vector<Slot> slots_;
   std::uint32_t free_head_ = kNoSlot;  // most recently freed first, so a hot slot stays in cache

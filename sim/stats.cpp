@@ -35,6 +35,11 @@ std::int64_t LatencyHistogram::quantile(double q) const {
   return max_;
 }
 
+void LatencyHistogram::record_growing(std::int64_t v, std::uint64_t n) {
+  counts_.resize(bucket_index(v) + 1, 0);
+  record_n(v, n);
+}
+
 void LatencyHistogram::merge(const LatencyHistogram& other) {
   if (other.count_ == 0) return;
   if (counts_.size() < other.counts_.size()) counts_.resize(other.counts_.size(), 0);

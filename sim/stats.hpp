@@ -164,12 +164,16 @@ class LatencyHistogram {
   }
 
   void record(std::int64_t v) { record_n(v, 1); }
+  // Inline without a call: the first value in a new highest bucket takes the out-of-line path, which grows the
+  // counts and records it.
   void record_n(std::int64_t v, std::uint64_t n) {
     RPSIM_ASSERT(v >= 0, "LatencyHistogram::record: negative value");
     if (n == 0) return;
     const std::size_t i = bucket_index(v);
-    if (i >= counts_.size()) [[unlikely]]
-      counts_.resize(i + 1, 0);
+    if (i >= counts_.size()) [[unlikely]] {
+      record_growing(v, n);
+      return;
+    }
     counts_[i] += n;
     count_ += n;
     sum_ += static_cast<Uint128>(static_cast<std::uint64_t>(v)) * n;
@@ -191,6 +195,8 @@ class LatencyHistogram {
   void reset();
 
  private:
+  void record_growing(std::int64_t v, std::uint64_t n);
+
   __extension__ typedef unsigned __int128 Uint128;
 
   std::vector<std::uint64_t> counts_;

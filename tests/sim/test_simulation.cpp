@@ -50,6 +50,39 @@ TEST_CASE("a cancelled event never runs and its handle goes stale", "[engine]") 
   REQUIRE_FALSE(s.pending(b));
 }
 
+TEST_CASE("detached events keep the (time, sequence) order among heap, now-queue and cancelled events", "[engine]") {
+  // Expected, by the engine's rule (time first, then scheduling order): the two heap events due at 10 (1, then 2,
+  // scheduled before the run), then what event 1 scheduled for its own instant in the order it did so (10, 11,
+  // 12, 14; 13 was cancelled), then 15 at 10 + 5, then 3 at 20.
+  struct Script final : sim::EventHandler {
+    sim::Simulation* sim = nullptr;
+    std::vector<std::pair<sim::Time, std::uint64_t>> seen;
+    void handle_event(std::uint32_t, std::uint64_t arg) override {
+      seen.emplace_back(sim->now(), arg);
+      if (arg != 1) return;
+      sim->schedule_detached_in(0, this, 0, 10);
+      sim->schedule_in(0, this, 0, 11);
+      sim->schedule_detached_in(0, this, 0, 12);
+      const sim::EventId dropped = sim->schedule_in(0, this, 0, 13);
+      sim->schedule_detached_in(5, this, 0, 15);
+      sim->schedule_detached_in(0, this, 0, 14);
+      REQUIRE(sim->cancel(dropped));
+    }
+  };
+  sim::Simulation s;
+  Script r;
+  r.sim = &s;
+  s.schedule_at(10, &r, 0, 1);
+  s.schedule_at(20, &r, 0, 3);
+  s.schedule_at(10, &r, 0, 2);
+  s.run();
+  std::vector<std::pair<sim::Time, std::uint64_t>> expect{{10, 1},  {10, 2},  {10, 10}, {10, 11},
+                                                          {10, 12}, {10, 14}, {15, 15}, {20, 3}};
+  REQUIRE(r.seen == expect);
+  REQUIRE(s.events_executed() == 8);
+  REQUIRE(s.queued() == 0);
+}
+
 TEST_CASE("run_until stops at the horizon and advances the clock to it", "[engine]") {
   sim::Simulation s;
   Recorder r;
