@@ -255,7 +255,7 @@ def _pred_summary(pred):
 
 
 def run_and_predict(ctx, kind, cal, case, workers, clients, *, pool_size=20, script="select", connect_each=False,
-                    rate=None, conditional=False, window=None):
+                    rate=None, conditional=False, window=None, suffix=""):
     """Measures one set-up, then predicts it (conditional on the measured assignment when asked): once as the
     set-up alone on the host (decides pass / fail), once with the measured background load added as CPU hogs
     (noise-aware; shown beside it, so a reader can tell a model miss from the neighbours' doing)."""
@@ -270,7 +270,7 @@ def run_and_predict(ctx, kind, cal, case, workers, clients, *, pool_size=20, scr
     kw = dict(pool_size=pool_size, pinning=pinning, mode="open" if rate else "closed", rate=rate,
               per_transaction=connect_each, script=script, assignment=assignment, duration=min(window, 10.0),
               replications=3, port=port, auth_type=auth_type)
-    doc = simulate.scenario(f"{kind}_{case['slug']}", f"{case['name']} on {kind}, as measured by validate.py", cal,
+    doc = simulate.scenario(f"{kind}_{case['slug']}{suffix}", f"{case['name']} on {kind}, as measured by validate.py", cal,
                             workers, clients, **kw)
     pred, rel, sim_wall = ctx.predict(doc)
     # The runnable count is sampled racily (two reads that are not atomic); a machine whose foreign CPU is under
@@ -278,7 +278,7 @@ def run_and_predict(ctx, kind, cal, case, workers, clients, *, pool_size=20, scr
     hogs = int(round(m["cpu"]["foreign_runnable"]["mean"])) if m["cpu"]["foreign_cores"] >= 0.25 else 0
     pred_bg = None
     if hogs > 0:
-        doc_bg = simulate.scenario(f"{kind}_{case['slug']}_background", f"{case['name']} on {kind}", cal, workers,
+        doc_bg = simulate.scenario(f"{kind}_{case['slug']}{suffix}_background", f"{case['name']} on {kind}", cal, workers,
                                    clients, background=hogs, **kw)
         pred_bg, _, _ = ctx.predict(doc_bg)
     case.update({"measured": m, "scenario": rel, "assignment": assignment, "sim_wall_s": sim_wall,
@@ -329,16 +329,47 @@ def exp2_case(ctx, kind, cal, case):
 
 @guarded
 def exp3_case(ctx, kind, cal, case, workers, clients):
-    m, p, pb = run_and_predict(ctx, kind, cal, case, workers, clients, conditional=True)
+    """Measured EXP3_REPEATS times (once in --quick), each time with a fresh pooler and pgbench (so its own
+    assignment of clients to workers) and its own prediction; the figures compare the mean prediction with the
+    mean measurement, and info rows show how far the measurements themselves lie apart."""
+    repeats = 1 if ctx.quick else EXP3_REPEATS
+    runs, kept = [], ("measured", "scenario", "assignment", "sim_wall_s", "noise", "background_hogs", "predicted",
+                      "predicted_noise_aware")
+    for i in range(repeats):
+        runs.append(run_and_predict(ctx, kind, cal, case, workers, clients, conditional=True,
+                                    suffix=f"_repeat{i + 1}" if i else ""))
+        case.setdefault("repeats", []).append({k: case[k] for k in kept})
+    case.update(case["repeats"][0])  # the first measurement stands for the case in the per-case fields
+    m, p, pb = runs[0]
+    avg = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    figs = lambda r: {"throughput_tps": r["throughput_tps"]["mean"], "mean": r["latency_ms"]["mean"],  # noqa: E731
+                      "p99": r["latency_ms"]["p99"]}
+    measured = [figs({"throughput_tps": {"mean": x[0]["tps"]}, "latency_ms": x[0]["latency_ms"]}) for x in runs]
+    pred = {k: avg([figs(x[1])[k] for x in runs]) for k in measured[0]}
+    pred_bg = {k: avg([figs(x[2])[k] for x in runs]) for k in measured[0]} if all(x[2] for x in runs) else None
+    meas = {k: avg([x[k] for x in measured]) for k in measured[0]}
     case["figures"] = [
-        fig("total TPS", p, pb, lambda r: r["throughput_tps"]["mean"], m["tps"], 0.10),
-        fig("mean latency ms", p, pb, lambda r: r["latency_ms"]["mean"], m["latency_ms"]["mean"], 0.10),
-        fig("p99 latency ms", p, pb, lambda r: r["latency_ms"]["p99"], m["latency_ms"]["p99"], 0.20),
+        fig("total TPS", pred, pred_bg, lambda r: r["throughput_tps"], meas["throughput_tps"], 0.10),
+        fig("mean latency ms", pred, pred_bg, lambda r: r["mean"], meas["mean"], 0.10),
+        fig("p99 latency ms", pred, pred_bg, lambda r: r["p99"], meas["p99"], 0.20),
+    ]
+    if repeats > 1:
+        # The measurement's own repeatability: the first repeat against the last, as a relative difference.
+        for key, name in (("throughput_tps", "TPS"), ("p99", "p99 latency ms")):
+            case["figures"].append(stats.figure(f"{name}: first measurement vs last (repeatability)",
+                                                measured[0][key], measured[-1][key], None, "info"))
+    case["figures"] += [
         fig("pooler CPU cores (all workers, without softirq)", p, pb,
             lambda r: sum(x["cpu_seconds"] - 2 * cal.get("softirq_per_packet_s", 0.0) * x["transactions"]
                           for x in r["processes"]) / r["duration_s"],
             m["cpu"]["cpu_s"]["pooler"] / m["window_s"], None, "info"),
     ] + cpu_per_txn_figures(cal["scripts"]["select"], m, p, pb)
+
+
+# Experiment 3's CPU-bound throughput moved by up to 17 % between two quiet full runs on the same machine and set-up
+# (2026-11-24 01:14 and 03:13, e.g. 2 workers and 64 clients on rpool: 43,713 and 36,288 TPS), more than the 10 %
+# tolerance: each case is measured twice and compared on the mean, and the difference is reported.
+EXP3_REPEATS = 2
 
 
 def pooler_per_txn(r, what):
