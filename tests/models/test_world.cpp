@@ -165,6 +165,13 @@ TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thr
   sim::Simulation s;
   BurstLog log(s);
   const std::vector<int> any, only0{0}, only1{1}, both{0, 1};
+  // Two cores. A (1000 ns) pinned to cpu 0, B (500 ns) pinned to cpu 1; C (1000 ns, either cpu) finds both busy
+  // with one burst each and queues on the lowest, cpu 0, behind A.
+  const auto start_a_b_c = [&](models::Cpu& cpu) {
+    CHECK(cpu.start(&log, 1, 1000, only0) == 0);
+    CHECK(cpu.start(&log, 2, 500, only1) == 1);
+    CHECK(cpu.start(&log, 3, 1000, both) == 0);
+  };
   SECTION("bursts wait their turn whole") {
     // Two 1000 ns bursts started together on one thread with 10 us slices: the first runs alone at full speed
     // and ends at 1000 ns, the second then ends at 2000 ns (processor sharing ends both at 2000).
@@ -186,13 +193,10 @@ TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thr
     CHECK(log.done[1] == 6000);
   }
   SECTION("an idle thread pulls the oldest waiting burst it may run") {
-    // Two cores. A (1000 ns) pinned to cpu 0, B (500 ns) pinned to cpu 1; C (1000 ns, either cpu) finds both
-    // busy with one burst each and queues on the lowest, cpu 0, behind A. At 500 ns cpu 1 goes idle and
-    // pulls C, which ends at 1500 ns (2000 ns had it waited for A).
+    // A, B and C as above. At 500 ns cpu 1 goes idle and pulls C, which ends at 1500 ns (2000 ns had it waited
+    // for A).
     models::Cpu cpu(s, run_queue_host(2, 10'000));
-    CHECK(cpu.start(&log, 1, 1000, only0) == 0);
-    CHECK(cpu.start(&log, 2, 500, only1) == 1);
-    CHECK(cpu.start(&log, 3, 1000, both) == 0);
+    start_a_b_c(cpu);
     s.run();
     CHECK(log.done[1] == 1000);
     CHECK(log.done[2] == 500);
@@ -209,9 +213,7 @@ TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thr
       cpu.start(&log, 10 + static_cast<std::uint64_t>(i), 100, only1);
     }
     s.run_until(1600);
-    CHECK(cpu.start(&log, 1, 1000, only0) == 0);
-    CHECK(cpu.start(&log, 2, 500, only1) == 1);
-    CHECK(cpu.start(&log, 3, 1000, both) == 0);
+    start_a_b_c(cpu);
     s.run();
     CHECK(log.done[2] == 2100);
     CHECK(log.done[1] == 2600);
