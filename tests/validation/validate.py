@@ -111,10 +111,17 @@ def calibrate(ctx, kind):
     # CPU per transaction = m + k * wakeup, with k the wake-ups per transaction (voluntary context switches
     # from /proc): two phases, saturated and at a low fixed rate, give the two unknowns. rpsim then produces
     # its own wake-ups (pooler.cpu.wakeup, charged when a message reaches an idle loop).
-    sat, low = phases["select"], phases["select_rate"]
-    dk = wakes(low) - wakes(sat)
-    wakeup = (per_txn(low, "pooler") - per_txn(sat, "pooler")) / dk if dk > 0.2 else 0.0
-    wakeup = max(0.0, wakeup)
+    sat = phases["select"]
+
+    def wake_cost(group, other):
+        """CPU per wake-up of `group` from the saturated phase and `other`, which wakes it more per transaction:
+        0 when the two differ by under 0.2 wake-ups, or when the fit is negative or leaves nothing per
+        transaction at saturation."""
+        dk = wakes(other, group) - wakes(sat, group)
+        cost = (per_txn(other, group) - per_txn(sat, group)) / dk if dk > 0.2 else 0.0
+        return cost if cost > 0 and per_txn(sat, group) - wakes(sat, group) * cost > 0 else 0.0
+
+    wakeup = wake_cost("pooler", phases["select_rate"])
     # pgbench's threads are event loops too, and their CPU per transaction falls with load in the same way
     # (2026-11-24 quiet run: 11.7 us with 1 worker and 64 clients, 6.7-7.0 us with 2 workers; a probe on rpool:
     # 9.8 us at 0.49 wake-ups per transaction with 8 clients, 7.5 us at 0.07 with 2 workers and 64 clients,
@@ -122,12 +129,7 @@ def calibrate(ctx, kind):
     # of 2 clients (one per thread: about one wake-up per transaction), not the low-rate phase: under --rate
     # pgbench runs throttling timers, and an idle machine makes every wake-up dearer (the waker pays an
     # interprocessor interrupt, here an exit from the VM), which gave 43 us a wake-up and a negative rest.
-    # A fit that leaves less than nothing per transaction is refused (0, and the report says so).
-    two = phases["select_2"]
-    dk2 = wakes(two, "pgbench") - wakes(sat, "pgbench")
-    pgbench_wakeup = (per_txn(two, "pgbench") - per_txn(sat, "pgbench")) / dk2 if dk2 > 0.2 else 0.0
-    if pgbench_wakeup < 0 or per_txn(sat, "pgbench") - wakes(sat, "pgbench") * pgbench_wakeup <= 0:
-        pgbench_wakeup = 0.0
+    pgbench_wakeup = wake_cost("pgbench", phases["select_2"])
     scripts = {}
     for name in ("select", "sleep5ms"):
         m = phases[name]
@@ -161,7 +163,7 @@ def calibrate(ctx, kind):
         "unattributed_per_txn_s": {k: unattributed(v) for k, v in phases.items()},
         "pooler_login_process_s": max(login, 0.0),
         "pooler_login_s": max(login, 0.0) + login_network,
-        "pgbench_per_txn_connect_s": per_txn(c, "pgbench") - wakes(c, "pgbench") * pgbench_wakeup,
+        "pgbench_per_txn_connect_s": max(0.0, per_txn(c, "pgbench") - wakes(c, "pgbench") * pgbench_wakeup),
         "postgres_per_txn_connect_s": per_txn(c, "postgres"),
         "phases": {k: {"tps": v["tps"], "latency_ms": v["latency_ms"], "transactions": v["transactions"],
                        "cpu_s": v["cpu"]["cpu_s"], "noise": noise_of(v)} for k, v in phases.items()},
