@@ -233,15 +233,11 @@ void World::handle_event(std::uint32_t kind, std::uint64_t arg) {
     case kLoginOkArrive:
       if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) client_connected(c);
       break;
-    case kLoginChallengeArrive:  // the client library answers at once (its CPU is in connect_cpu)
-      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) {
-        send(clients_[c].host, pooler_host_, kLoginResponseArrive, arg);
-      }
+    case kLoginChallengeArrive:
+      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) client_login_challenge(c);
       break;
     case kLoginResponseArrive:
-      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) {
-        processes_[clients_[c].process].loop->post(kWorkLoginStep, arg, login_round_cost(clients_[c].process));
-      }
+      if (int c = live_client(arg); c >= 0 && clients_[c].state == ClientState::kLoggingIn) pooler_login_response(c);
       break;
     default:
       RPSIM_ASSERT(false, "unknown event kind");

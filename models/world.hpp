@@ -224,6 +224,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   bool client_connect_start(int c);
   void client_connect_over(int c);
   void client_connected(int c);
+  void client_login_challenge(int c);  // a login round's challenge: the client library answers at once
   void client_after_login(int c);
   void begin_transaction(int c, sim::Time start);
   void send_query(int c);
@@ -255,6 +256,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   void pooler_server_ready_arrive(int s);
   bool pooler_login_start(int c);
   void pooler_login_done(int c);
+  void pooler_login_response(int c);    // the client's answer to a challenge reaches the pooler: the next round
   void pooler_login_round_done(int c);  // a round of the login ends: the next challenge, or its answer
   [[nodiscard]] sim::Time login_round_cost(int process);
   void pooler_query_done(int c);

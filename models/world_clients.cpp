@@ -56,6 +56,11 @@ void World::client_connect_over(int c) {
   client_loops_[cl.thread]->unblock();
 }
 
+void World::client_login_challenge(int c) {
+  // Its CPU is in connect_cpu, spent before the SYN.
+  send(clients_[c].host, pooler_host_, kLoginResponseArrive, client_ref(c));
+}
+
 void World::client_connected(int c) {
   Client& cl = clients_[c];
   cl.state = ClientState::kReady;

@@ -52,6 +52,10 @@ sim::Time World::login_round_cost(int process) {
   return (rounds == 1 ? login : login / rounds) + softirq();
 }
 
+void World::pooler_login_response(int c) {
+  processes_[clients_[c].process].loop->post(kWorkLoginStep, client_ref(c), login_round_cost(clients_[c].process));
+}
+
 void World::pooler_login_round_done(int c) {
   Client& cl = clients_[c];
   if (--cl.login_rounds_left > 0) {
