@@ -32,6 +32,13 @@ struct HostConfig {
   // may run from the busiest other thread (the kernel's new-idle balancing). Short bursts then wait their turn
   // whole, as on a real machine, instead of all finishing late together.
   Time timeslice = 0;
+  // CPU a process spends beyond its work when it wakes from idle onto a hardware thread that was idle (not one
+  // that went idle at that very instant, which a waker about to sleep hands over): the idle thread's exit from its
+  // idle state, the interrupt that woke it (inside a virtual machine, exits to the hypervisor on both sides), and
+  // caches that cooled while it slept. A wake-up that queues on a busy thread does not pay it, so CPU per
+  // transaction falls as a machine fills up. Charged to every event loop on the host (poolers, client threads,
+  // Postgres backends). Default 0.
+  Time idle_wakeup = 0;
   [[nodiscard]] int cpus() const { return cores * threads_per_core; }
 };
 

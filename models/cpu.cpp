@@ -17,6 +17,7 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
       threads_per_core_(host.threads_per_core),
       smt_pair_throughput_(host.smt_pair_throughput),
       timeslice_(host.timeslice),
+      idle_wakeup_(host.idle_wakeup),
       threads_(static_cast<std::size_t>(host.cpus())) {
   RPSIM_ASSERT(cores_ >= 1 && threads_per_core_ >= 1, "a host has at least one core and one thread per core");
   for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
@@ -150,6 +151,7 @@ void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
       th.bursts.clear();
       th.rate = 1.0;
       th.busy.set(now, 0);
+      th.idle_since = now;
       finished.owner->burst_done(finished.tag);
       return;
     }
@@ -175,6 +177,7 @@ void Cpu::finish_bursts(int cpu) {
   }
   th.bursts.resize(kept);
   if (!run_queue()) {
+    if (kept == 0) th.idle_since = sim_.now();
     refresh_core(core);
     // The owners may start new bursts (never run events), so finished_ is not touched while this loop reads it.
     for (const Burst& b : finished_) b.owner->burst_done(b.tag);
@@ -279,7 +282,13 @@ void EventLoop::start_next(bool continuing) {
       continue;
     }
     running_ = true;
-    if (wake_owed_) item.cost += wakeup_;
+    if (wake_owed_) {
+      item.cost += wakeup_;
+      if (cpu_.places_on_idle(affinity_)) {
+        item.cost += cpu_.idle_wakeup();
+        ++idle_wakeups_;
+      }
+    }
     wake_owed_ = false;
     current_ = item;
     busy_.set(sim_.now(), 1);

@@ -46,6 +46,13 @@ class Cpu final : public sim::EventHandler {
   [[nodiscard]] double busy_fraction(int cpu, sim::Time now) const { return threads_[cpu].busy.mean(now); }
   [[nodiscard]] double mean_busy_fraction(sim::Time now) const;
   [[nodiscard]] int bursts_on(int cpu) const { return static_cast<int>(threads_[cpu].bursts.size()); }
+  // Whether start() would put a new burst (not one that goes on) on a cpu that is idle and was already idle before
+  // this instant (one whose burst ended just now is handed over, not woken).
+  [[nodiscard]] bool places_on_idle(const std::vector<int>& allowed) const {
+    const Thread& th = threads_[choose(allowed)];
+    return th.bursts.empty() && th.idle_since < sim_.now();
+  }
+  [[nodiscard]] sim::Time idle_wakeup() const { return idle_wakeup_; }
   void reset_stats(sim::Time now);
 
   void handle_event(std::uint32_t kind, std::uint64_t arg) override;
@@ -62,7 +69,7 @@ class Cpu final : public sim::EventHandler {
     double rate = 1.0;          // work per ns for each burst on this thread (the head only, with a run queue)
     sim::Time updated = 0;
     sim::Time slice_end = 0;    // run queue: when the head's slice runs out
-    sim::Time idle_since = 0;   // run queue: when it last went idle
+    sim::Time idle_since = 0;   // when it last went idle
     double avg_idle = 1e6;      // run queue: Linux's rq->avg_idle, ns (starts at twice the migration cost)
     const BurstOwner* ended_owner = nullptr;  // run queue: whose burst ended last, when, and its slice's end
     sim::Time ended_at = -1;
@@ -102,6 +109,7 @@ class Cpu final : public sim::EventHandler {
   int threads_per_core_;
   double smt_pair_throughput_;
   sim::Time timeslice_;
+  sim::Time idle_wakeup_;
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
   std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
@@ -144,8 +152,12 @@ class EventLoop final : public BurstOwner {
   // first item posted after the loop has gone idle, not with items posted at the very instant it went idle
   // (a real loop is still inside its batch then). Busy loops take many items per wake-up, so CPU per item
   // falls as load rises, as a real pooler's does. Default 0.
+  // The host's idle_wakeup (Cpu::idle_wakeup) is charged on top when the woken loop's first burst starts on a
+  // cpu that was idle.
   void set_wakeup_cost(sim::Time cost) { wakeup_ = cost; }
   [[nodiscard]] std::uint64_t wakeups() const { return wakeups_; }
+  // Of those, the ones whose first burst started on an idle cpu (counted whether or not that costs CPU).
+  [[nodiscard]] std::uint64_t idle_wakeups() const { return idle_wakeups_; }
 
   [[nodiscard]] const std::vector<int>& affinity() const { return affinity_; }
   [[nodiscard]] int last_cpu() const { return last_cpu_; }
@@ -156,6 +168,7 @@ class EventLoop final : public BurstOwner {
     busy_.reset(now);
     work_done_ = 0;
     wakeups_ = 0;
+    idle_wakeups_ = 0;
   }
 
  private:
@@ -179,6 +192,7 @@ class EventLoop final : public BurstOwner {
   sim::Time wakeup_ = 0;
   sim::Time idle_since_ = 0;
   std::uint64_t wakeups_ = 0;
+  std::uint64_t idle_wakeups_ = 0;
   bool wake_owed_ = false;
   sim::TimeWeightedCount busy_;
 };

@@ -20,6 +20,7 @@ struct ProcessResult {
   double utilization = 0;  // fraction of time the event loop was busy
   double cpu_seconds = 0;  // solo-thread CPU work done
   std::uint64_t wakeups = 0;  // times its loop woke from idle (counted whether or not a wake-up costs CPU)
+  std::uint64_t idle_wakeups = 0;  // of those, the ones that started on an idle cpu
   double wait_mean_ms = 0;  // client wait for a server connection
   double wait_p99_ms = 0;
   double servers_mean = 0;
@@ -56,10 +57,15 @@ struct RunResult {
   // Client threads (every group's, all hosts): CPU of their own work and wake-ups from idle.
   double client_cpu_seconds = 0;
   std::uint64_t client_wakeups = 0;
+  std::uint64_t client_idle_wakeups = 0;
   // Postgres
   double backends_mean = 0;
   double backends_max = 0;
   double postgres_utilization = 0;
+  // Backend processes (all of them, over their lives): CPU of their work and wake-ups from idle.
+  double postgres_cpu_seconds = 0;
+  std::uint64_t postgres_wakeups = 0;
+  std::uint64_t postgres_idle_wakeups = 0;
   std::uint64_t refused_logins = 0;
   // Kernel
   std::uint64_t accept_queue_resets = 0;

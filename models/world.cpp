@@ -370,6 +370,9 @@ void World::reset_statistics() {
     p.series_busy_start = 0;
   }
   for (auto& loop : client_loops_) loop->reset_stats(now);
+  for (Server& sv : servers_) {
+    if (sv.loop) sv.loop->reset_stats(now);
+  }
   for (auto& cpu : cpus_) cpu->reset_stats(now);
 }
 
@@ -413,6 +416,7 @@ RunResult World::collect(double wall_s) {
     pr.utilization = p.loop->utilization(now);
     pr.cpu_seconds = p.loop->cpu_seconds();
     pr.wakeups = p.loop->wakeups();
+    pr.idle_wakeups = p.loop->idle_wakeups();
     pr.wait_mean_ms = p.wait.mean() / 1e6;
     pr.wait_p99_ms = static_cast<double>(p.wait.quantile(0.99)) / 1e6;
     pr.servers_mean = p.servers.mean(now);
@@ -427,6 +431,13 @@ RunResult World::collect(double wall_s) {
   for (const auto& loop : client_loops_) {
     r.client_cpu_seconds += loop->cpu_seconds();
     r.client_wakeups += loop->wakeups();
+    r.client_idle_wakeups += loop->idle_wakeups();
+  }
+  for (const Server& sv : servers_) {
+    if (!sv.loop) continue;
+    r.postgres_cpu_seconds += sv.loop->cpu_seconds();
+    r.postgres_wakeups += sv.loop->wakeups();
+    r.postgres_idle_wakeups += sv.loop->idle_wakeups();
   }
   r.backends_mean = backends_.mean(now);
   r.backends_max = backends_.max();

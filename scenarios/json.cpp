@@ -139,6 +139,7 @@ std::vector<models::HostConfig> parse_hosts(const json& doc) {
                show(*s.get("smt_pair_throughput")));
     }
     h.timeslice = s.duration("timeslice", h.timeslice, Sign::kNonNegative);
+    h.idle_wakeup = s.duration("idle_wakeup", h.idle_wakeup, Sign::kNonNegative);
     hosts.push_back(std::move(h));
   }
   return hosts;

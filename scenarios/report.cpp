@@ -58,7 +58,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
   json processes = json::array();
   const std::size_t nproc = reps.empty() ? 0 : reps.front().processes.size();
   for (std::size_t i = 0; i < nproc; ++i) {
-    sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active, cpu_s, wakeups;
+    sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active, cpu_s, wakeups, idle_wakeups;
     double conn_max = 0, serv_max = 0;
     sim::LatencyHistogram wait;
     for (const models::RunResult& r : reps) {
@@ -74,6 +74,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
       serv_max = std::max(serv_max, p.servers_max);
       cpu_s.add(p.cpu_seconds);
       wakeups.add(static_cast<double>(p.wakeups));
+      idle_wakeups.add(static_cast<double>(p.idle_wakeups));
       wait.merge(p.wait);
     }
     const models::ProcessResult& first = reps.front().processes[i];
@@ -88,12 +89,14 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
         {"utilization", util.mean()},
         {"cpu_seconds", cpu_s.mean()},
         {"wakeups", wakeups.mean()},
+        {"idle_wakeups", idle_wakeups.mean()},
         {"wait_ms", {{"mean", ms(wait.mean())}, {"p99", ms(static_cast<double>(wait.quantile(0.99)))}}},
         {"server_connections", {{"mean", serv_mean.mean()}, {"max", serv_max}, {"active_mean", serv_active.mean()}}},
     });
   }
 
-  sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes;
+  sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes, client_idle_wakes, pg_cpu, pg_wakes,
+      pg_idle_wakes;
   double backends_max = 0;
   std::uint64_t refused = 0, resets = 0, migrated = 0, syn_drops = 0, conn_refused = 0, port_exhaustion = 0;
   std::uint64_t wait_timeouts = 0, max_client = 0, failed = 0, opened = 0, closed = 0, open_end = 0;
@@ -104,6 +107,10 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
     pooler_util.add(r.pooler_host_utilization);
     client_cpu.add(r.client_cpu_seconds);
     client_wakes.add(static_cast<double>(r.client_wakeups));
+    client_idle_wakes.add(static_cast<double>(r.client_idle_wakeups));
+    pg_cpu.add(r.postgres_cpu_seconds);
+    pg_wakes.add(static_cast<double>(r.postgres_wakeups));
+    pg_idle_wakes.add(static_cast<double>(r.postgres_idle_wakeups));
     refused += r.refused_logins;
     resets += r.accept_queue_resets;
     migrated += r.migrated;
@@ -150,9 +157,13 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
                       {"ci95", {{"connections_max_over_mean", conn_imb.ci95()},
                                 {"load_max_over_mean", load_imb.ci95()},
                                 {"jain_index", jain.ci95()}}}};
-  doc["client_threads"] = {{"cpu_seconds", client_cpu.mean()}, {"wakeups", client_wakes.mean()}};
+  doc["client_threads"] = {{"cpu_seconds", client_cpu.mean()}, {"wakeups", client_wakes.mean()},
+                           {"idle_wakeups", client_idle_wakes.mean()}};
   doc["postgres"] = {{"backends", {{"mean", backends.mean()}, {"max", backends_max}}},
                      {"utilization", pg_util.mean()},
+                     {"cpu_seconds", pg_cpu.mean()},
+                     {"wakeups", pg_wakes.mean()},
+                     {"idle_wakeups", pg_idle_wakes.mean()},
                      {"refused_logins", per_rep(refused)}};
   doc["pooler_host"] = {{"utilization", pooler_util.mean()}};
   // Event counts are per replication, averaged; totals over all replications are in engine.

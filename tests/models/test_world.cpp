@@ -332,6 +332,63 @@ TEST_CASE("EventLoop: a wake-up cost is paid once per busy period", "[world][cpu
   CHECK(loop.cpu_seconds() == Approx(600e-9).epsilon(1e-12));
 }
 
+namespace {
+// Posts item 9 (50 ns) to another loop when item 1 completes: a process that wakes another as it goes to sleep.
+struct HandOff final : models::EventLoop::Owner {
+  void work_done(std::uint32_t, std::uint64_t arg) override {
+    if (arg == 1) next->post(0, 9, 50);
+  }
+  models::EventLoop* next = nullptr;
+};
+struct Nothing final : models::EventLoop::Owner {
+  void work_done(std::uint32_t, std::uint64_t) override {}
+};
+}  // namespace
+
+TEST_CASE("EventLoop: a wake-up onto an idle cpu costs the host's idle_wakeup", "[world][cpu]") {
+  // One cpu, idle_wakeup 30 ns. At t = 10 loop A gets item 1 (100 ns) on a cpu idle since t = 0: an idle wake-up,
+  // so it runs 130 ns and ends at 140, where A hands item 9 (50 ns) to loop B. The cpu went idle at that very
+  // instant (handed over, not woken): B wakes without the idle cost and ends at 190. At t = 1000 loop C gets
+  // 1000 ns on the cpu idle since 190 (idle wake-up: 1030 ns of CPU), and at t = 1100 loop D gets 100 ns while C
+  // runs: the cpu is busy, D's wake-up costs nothing extra (100 ns of CPU). Every loop wakes once.
+  sim::Simulation s;
+  models::HostConfig h = host(1, 1);
+  h.idle_wakeup = 30;
+  models::Cpu cpu(s, h);
+  HandOff a_owner;
+  Nothing none;
+  models::EventLoop a(s, cpu, a_owner, {}), b(s, cpu, none, {}), c(s, cpu, none, {}), d(s, cpu, none, {});
+  a_owner.next = &b;
+  s.run_until(10);
+  a.post(0, 1, 100);
+  s.run_until(1000);
+  CHECK(a.cpu_seconds() == Approx(130e-9).epsilon(1e-12));
+  CHECK(b.cpu_seconds() == Approx(50e-9).epsilon(1e-12));
+  c.post(0, 2, 1000);
+  s.run_until(1100);
+  d.post(0, 3, 100);
+  s.run();
+  CHECK(c.cpu_seconds() == Approx(1030e-9).epsilon(1e-12));
+  CHECK(d.cpu_seconds() == Approx(100e-9).epsilon(1e-12));
+  CHECK(a.wakeups() + b.wakeups() + c.wakeups() + d.wakeups() == 4);
+  CHECK(a.idle_wakeups() == 1);
+  CHECK(b.idle_wakeups() == 0);
+  CHECK(c.idle_wakeups() == 1);
+  CHECK(d.idle_wakeups() == 0);
+}
+
+namespace {
+// One client, a transaction every 10 ms, pooler query 10 us and result 8 us, Postgres 100 us, nothing else.
+WorldConfig isolated_transactions() {
+  WorldConfig w = minimal_world(1);
+  w.pooler.cpu.query = Distribution::constant(10 * kUs);
+  w.pooler.cpu.result = Distribution::constant(8 * kUs);
+  w.clients[0].think_time = Distribution::constant(10 * kMs);
+  w.clients[0].server_cpu = Distribution::constant(100 * kUs);
+  return w;
+}
+}  // namespace
+
 TEST_CASE("World: isolated transactions pay the pooler's wake-up on each message", "[world][cpu]") {
   // One client, a transaction every 10 ms (think time), Postgres takes 100 us, everything else instant: each
   // query and each result reach an idle pooler loop, so the pooler's CPU per transaction is query + result +
@@ -339,17 +396,34 @@ TEST_CASE("World: isolated transactions pay the pooler's wake-up on each message
   // instant Postgres the result would arrive at the very instant the loop finished the query, inside its
   // batch: one wake-up per transaction.)
   for (const Time wake : {Time{0}, 7 * kUs}) {
-    WorldConfig w = minimal_world(1);
-    w.pooler.cpu.query = Distribution::constant(10 * kUs);
-    w.pooler.cpu.result = Distribution::constant(8 * kUs);
+    WorldConfig w = isolated_transactions();
     w.pooler.cpu.wakeup = wake;
-    w.clients[0].think_time = Distribution::constant(10 * kMs);
-    w.clients[0].server_cpu = Distribution::constant(100 * kUs);
     models::World world(w, 5, 0);
     const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
     const auto& p = r.processes.at(0);
     REQUIRE(p.transactions > 90);
     CHECK(p.cpu_seconds / static_cast<double>(p.transactions) == Approx(sim::to_seconds(18 * kUs + 2 * wake)).epsilon(0.02));
+  }
+}
+
+TEST_CASE("World: isolated transactions pay the idle cpus' wake-ups in the pooler and in Postgres", "[world][cpu]") {
+  // As above, without a loop's own wake-up cost but with idle_wakeup 7 us on every host: each query and each
+  // result reach a pooler whose cpu has been idle since the last message, so its CPU per transaction is
+  // 10 + 8 + 2 x 7 = 32 us, with 2 idle wake-ups; the backend wakes once per transaction on an idle database
+  // host: 100 + 7 = 107 us. With idle_wakeup 0 the wake-ups are counted all the same and cost nothing.
+  for (const Time idle : {Time{0}, 7 * kUs}) {
+    WorldConfig w = isolated_transactions();
+    for (models::HostConfig& h : w.hosts) h.idle_wakeup = idle;
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
+    const auto& p = r.processes.at(0);
+    REQUIRE(p.transactions > 90);
+    const auto n = static_cast<double>(p.transactions);
+    CHECK(p.cpu_seconds / n == Approx(sim::to_seconds(18 * kUs + 2 * idle)).epsilon(0.02));
+    CHECK(static_cast<double>(p.idle_wakeups) / n == Approx(2.0).epsilon(0.02));
+    CHECK(r.postgres_cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + idle)).epsilon(0.02));
+    CHECK(static_cast<double>(r.postgres_idle_wakeups) / n == Approx(1.0).epsilon(0.02));
+    CHECK(r.postgres_wakeups == r.postgres_idle_wakeups);
   }
 }
 

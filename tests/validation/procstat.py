@@ -103,6 +103,28 @@ def machine_times():
             "total": (busy + idle + iowait) / CLK_TCK}
 
 
+def idle_entries():
+    """Times the cpus entered an idle state (every state of every cpu: /sys/devices/system/cpu/cpu*/cpuidle/
+    state*/usage), or None where the kernel has no cpuidle driver. Each entry ends in a wake-up of that cpu, so
+    the count per transaction says how often work found a sleeping cpu (here the haltpoll driver with guest
+    polling off: every entry is a HLT, an exit from the virtual machine)."""
+    total, seen = 0, False
+    for cpu in range(NCPU):
+        base = f"/sys/devices/system/cpu/cpu{cpu}/cpuidle"
+        try:
+            states = os.listdir(base)
+        except OSError:
+            continue
+        for s in states:
+            try:
+                with open(f"{base}/{s}/usage") as f:
+                    total += int(f.read())
+                seen = True
+            except (OSError, ValueError):
+                pass
+    return total if seen else None
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -124,7 +146,7 @@ class CpuGroups:
         return list(v() if callable(v) else v)
 
     def snapshot(self):
-        snap = {"machine": machine_times(), "load": loadavg(), "procs": {}, "all": all_processes_cpu(),
+        snap = {"machine": machine_times(), "idle_entries": idle_entries(), "load": loadavg(), "procs": {}, "all": all_processes_cpu(),
                 "reaping": sorted(self.reaping)}
         for g in self.groups:
             snap["procs"][g] = {pid: proc_cpu_seconds(pid, g in self.reaping) for pid in self._pids(g)}
@@ -173,6 +195,8 @@ def delta(a, b, wall):
         # rpsim charges as network.softirq_per_packet. Tick-sampled, so it scatters by a few ticks around 0.
         "unattributed_cores": max(0.0, busy - steal - (every - network)) / wall,
         "steal_cores": steal / wall,
+        "idle_entries": (b["idle_entries"] - a["idle_entries"]
+                         if a.get("idle_entries") is not None and b.get("idle_entries") is not None else None),
         # /proc/stat's irq + softirq: informational only, it is mostly inside the processes' own time.
         "irq_cores": (mb["irq"] - ma["irq"]) / wall,
         "loadavg_before": a["load"],

@@ -158,6 +158,9 @@ def calibrate(ctx, kind):
         "pgbench_wakeup_s": pgbench_wakeup,
         "pgbench_wakeups_per_txn": {k: wakes(v, "pgbench") for k, v in phases.items()},
         "pgbench_per_txn_with_wakeups_s": {k: per_txn(v, "pgbench") for k, v in phases.items()},
+        # How often the cpus left an idle state per transaction (cpuidle; None without a cpuidle driver).
+        "idle_entries_per_txn": {k: (v["cpu"]["idle_entries"] / max(1, v["transactions"])
+                                     if v["cpu"].get("idle_entries") is not None else None) for k, v in phases.items()},
         "pooler_per_txn_s": {k: per_txn(v, "pooler") for k, v in phases.items()},
         "softirq_per_packet_s": softirq_packet,
         "unattributed_per_txn_s": {k: unattributed(v) for k, v in phases.items()},
@@ -383,7 +386,8 @@ def cpu_per_txn_figures(costs, m, p, pb):
     """CPU per transaction as charged against what this run's processes used: when these differ, the CPU cost
     per transaction depends on the load in a way the model misses. The pooler's depends on its wake-ups per
     transaction (rpsim's against /proc's voluntary context switches), and so does pgbench's; Postgres's is a
-    constant."""
+    constant. The last row compares how often a process woke onto an idle cpu in rpsim with how often the real
+    cpus left an idle state (cpuidle's counters): on this machine CPU per transaction rises with the latter."""
     n = max(1, m["transactions"])
     wakes = m["cpu"]["wakeups"]
     client = lambda what: lambda r: r["client_threads"][what] / max(1.0, sum(x["transactions"] for x in r["processes"]))  # noqa
@@ -397,7 +401,18 @@ def cpu_per_txn_figures(costs, m, p, pb):
             fig("pgbench wake-ups per transaction (rpsim vs /proc)", p, pb, client("wakeups"),
                 wakes.get("pgbench", 0) / n, None, "info"),
             stats.figure("postgres CPU us per transaction (calibrated vs this run)", costs["postgres_per_txn_s"] * 1e6,
-                         m["cpu"]["cpu_s"]["postgres"] / n * 1e6, None, "info")]
+                         m["cpu"]["cpu_s"]["postgres"] / n * 1e6, None, "info"),
+            fig("wake-ups onto an idle cpu per transaction (rpsim, all processes) vs cpuidle entries", p, pb,
+                idle_wakeups_per_txn, m["cpu"]["idle_entries"] / n if m["cpu"].get("idle_entries") is not None else None,
+                None, "info")]
+
+
+def idle_wakeups_per_txn(r):
+    """rpsim's wake-ups that started on an idle cpu, of the poolers, the client threads and the backends, per
+    transaction."""
+    tx = max(1.0, sum(x["transactions"] for x in r["processes"]))
+    return (sum(x.get("idle_wakeups", 0) for x in r["processes"]) + r["client_threads"].get("idle_wakeups", 0)
+            + r["postgres"].get("idle_wakeups", 0)) / tx
 
 
 @guarded
