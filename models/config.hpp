@@ -39,6 +39,10 @@ struct HostConfig {
   // transaction falls as a machine fills up. Charged to every event loop on the host (poolers, client threads,
   // Postgres backends). Default 0.
   Time idle_wakeup = 0;
+  // Time such a wake-up takes before the woken process runs: the idle state's exit latency (inside a virtual
+  // machine whose idle cpus halt, the hypervisor waking the virtual cpu). The thread is the woken process's
+  // meanwhile, and nobody is charged for it. Default 0.
+  Time wakeup_latency = 0;
   [[nodiscard]] int cpus() const { return cores * threads_per_core; }
 };
 

@@ -18,6 +18,7 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
       smt_pair_throughput_(host.smt_pair_throughput),
       timeslice_(host.timeslice),
       idle_wakeup_(host.idle_wakeup),
+      wakeup_latency_(host.wakeup_latency),
       threads_(static_cast<std::size_t>(host.cpus())) {
   RPSIM_ASSERT(cores_ >= 1 && threads_per_core_ >= 1, "a host has at least one core and one thread per core");
   for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
@@ -46,7 +47,8 @@ int Cpu::place(const std::vector<int>& allowed) const {
 }
 
 int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-               int prev_cpu) {
+               int prev_cpu, sim::Time delay) {
+  work += delay;
   if (run_queue() && prev_cpu >= 0 && continues(owner, prev_cpu)) {
     // The process had more to do when its burst ended: it never left the cpu, so it goes on in the same slice,
     // ahead of the bursts that were waiting there.
@@ -282,17 +284,19 @@ void EventLoop::start_next(bool continuing) {
       continue;
     }
     running_ = true;
+    sim::Time delay = 0;
     if (wake_owed_) {
       item.cost += wakeup_;
       if (cpu_.places_on_idle(affinity_)) {
         item.cost += cpu_.idle_wakeup();
+        delay = cpu_.wakeup_latency();
         ++idle_wakeups_;
       }
     }
     wake_owed_ = false;
     current_ = item;
     busy_.set(sim_.now(), 1);
-    last_cpu_ = cpu_.start(this, 0, item.cost, affinity_, continuing ? last_cpu_ : -1);
+    last_cpu_ = cpu_.start(this, 0, item.cost, affinity_, continuing ? last_cpu_ : -1, delay);
     return;
   }
   running_ = false;

@@ -36,9 +36,10 @@ class Cpu final : public sim::EventHandler {
   // Linux's wake-up path prefers: an idle thread on an idle core, then any idle thread, then the least loaded one;
   // ties go to the lowest cpu id. A burst stays on its cpu until it ends. `allowed` must outlive the burst.
   // With a run queue, an owner whose burst on `prev_cpu` ended at this very instant, inside its slice, goes on
-  // there at once (a process that had more work never left the cpu).
+  // there at once (a process that had more work never left the cpu). `delay` holds the burst's cpu for that long
+  // before its work starts (a wake-up's exit latency), charged to nobody.
   int start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-            int prev_cpu = -1);
+            int prev_cpu = -1, sim::Time delay = 0);
 
   [[nodiscard]] int cpus() const { return static_cast<int>(threads_.size()); }
   [[nodiscard]] int core_of(int cpu) const { return cpu % cores_; }
@@ -53,6 +54,7 @@ class Cpu final : public sim::EventHandler {
     return th.bursts.empty() && th.idle_since < sim_.now();
   }
   [[nodiscard]] sim::Time idle_wakeup() const { return idle_wakeup_; }
+  [[nodiscard]] sim::Time wakeup_latency() const { return wakeup_latency_; }
   void reset_stats(sim::Time now);
 
   void handle_event(std::uint32_t kind, std::uint64_t arg) override;
@@ -110,6 +112,7 @@ class Cpu final : public sim::EventHandler {
   double smt_pair_throughput_;
   sim::Time timeslice_;
   sim::Time idle_wakeup_;
+  sim::Time wakeup_latency_;
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
   std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
@@ -147,13 +150,15 @@ class EventLoop final : public BurstOwner {
   void block() { blocked_ = true; }
   void unblock();
   [[nodiscard]] bool blocked() const { return blocked_; }
+  // Whether its thread sleeps: blocked, or idle with nothing queued.
+  [[nodiscard]] bool asleep() const { return blocked_ || (!running_ && queue_.empty()); }
 
   // CPU the process spends waking up from idle (epoll_wait returning, the switch back to it): charged with the
   // first item posted after the loop has gone idle, not with items posted at the very instant it went idle
   // (a real loop is still inside its batch then). Busy loops take many items per wake-up, so CPU per item
   // falls as load rises, as a real pooler's does. Default 0.
   // The host's idle_wakeup (Cpu::idle_wakeup) is charged on top when the woken loop's first burst starts on a
-  // cpu that was idle.
+  // cpu that was idle, and that burst starts the host's wakeup_latency late.
   void set_wakeup_cost(sim::Time cost) { wakeup_ = cost; }
   [[nodiscard]] std::uint64_t wakeups() const { return wakeups_; }
   // Of those, the ones whose first burst started on an idle cpu (counted whether or not that costs CPU).

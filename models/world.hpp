@@ -214,9 +214,13 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   [[nodiscard]] sim::Time one_way(int host_a, int host_b) const {
     return host_a == host_b ? config_.network.loopback_latency : config_.network.latency;
   }
-  void send(int from_host, int to_host, Event kind, std::uint64_t arg) {
-    sim_.schedule_detached_in(one_way(from_host, to_host), this, kind, arg);
+  void send(int from_host, int to_host, Event kind, std::uint64_t arg, sim::Time extra = 0) {
+    sim_.schedule_detached_in(one_way(from_host, to_host) + extra, this, kind, arg);
   }
+  // A login message to client c: its client library reads it on the client's thread, which sleeps (blocked in
+  // its connect, or idle) and, woken onto an idle cpu, starts only after the host's wakeup_latency. Judged when
+  // the message is sent. The reading's CPU is in connect_cpu.
+  [[nodiscard]] sim::Time client_wake_delay(int c) const;
   [[nodiscard]] sim::Time softirq() const { return config_.network.softirq_per_packet; }
 
   // ---- clients (world_clients.cpp) --------------------------------------------------------------------------------

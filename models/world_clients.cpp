@@ -56,6 +56,12 @@ void World::client_connect_over(int c) {
   client_loops_[cl.thread]->unblock();
 }
 
+sim::Time World::client_wake_delay(int c) const {
+  const EventLoop& loop = *client_loops_[clients_[c].thread];
+  return loop.asleep() && cpus_[clients_[c].host]->places_on_idle(loop.affinity()) ? cpus_[clients_[c].host]->wakeup_latency()
+                                                                                   : 0;
+}
+
 void World::client_login_challenge(int c) {
   // Its CPU is in connect_cpu, spent before the SYN.
   send(clients_[c].host, pooler_host_, kLoginResponseArrive, client_ref(c));

@@ -59,7 +59,7 @@ void World::pooler_login_response(int c) {
 void World::pooler_login_round_done(int c) {
   Client& cl = clients_[c];
   if (--cl.login_rounds_left > 0) {
-    send(pooler_host_, cl.host, kLoginChallengeArrive, client_ref(c));
+    send(pooler_host_, cl.host, kLoginChallengeArrive, client_ref(c), client_wake_delay(c));
     return;
   }
   pooler_login_done(c);
@@ -81,7 +81,7 @@ void World::pooler_login_done(int c) {
   ++connections_opened_;
   p.connections.set(sim_.now(), p.clients);
   p.logins.add();
-  send(pooler_host_, cl.host, kLoginOkArrive, client_ref(c));
+  send(pooler_host_, cl.host, kLoginOkArrive, client_ref(c), client_wake_delay(c));
 }
 
 void World::pooler_query_done(int c) {

@@ -140,6 +140,7 @@ std::vector<models::HostConfig> parse_hosts(const json& doc) {
     }
     h.timeslice = s.duration("timeslice", h.timeslice, Sign::kNonNegative);
     h.idle_wakeup = s.duration("idle_wakeup", h.idle_wakeup, Sign::kNonNegative);
+    h.wakeup_latency = s.duration("wakeup_latency", h.wakeup_latency, Sign::kNonNegative);
     hosts.push_back(std::move(h));
   }
   return hosts;

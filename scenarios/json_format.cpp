@@ -35,6 +35,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/hosts/*/smt_pair_throughput", Shape::kValue},
     {"/hosts/*/timeslice", Shape::kValue},
     {"/hosts/*/idle_wakeup", Shape::kValue},
+    {"/hosts/*/wakeup_latency", Shape::kValue},
     {"/network", Shape::kObject},
     {"/network/latency", Shape::kValue},
     {"/network/loopback_latency", Shape::kValue},

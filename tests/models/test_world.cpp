@@ -296,14 +296,19 @@ TEST_CASE("EventLoop: items run FIFO, one at a time; zero-cost items run at once
 }
 
 namespace {
-// Posts a follow-up item of 100 ns when item 5 completes, as a pooler loop forwards what it just read.
+// Logs when each item ends, and posts item `follow` (`cost` ns) to `loop` when item `trigger` completes, as a
+// pooler loop forwards what it just read (to itself) or a process wakes another as it goes to sleep.
 struct ChainLog final : models::EventLoop::Owner {
-  explicit ChainLog(sim::Simulation& s) : sim(s) {}
+  explicit ChainLog(sim::Simulation& s, std::uint64_t trigger_item = 5, std::uint64_t follow_item = 6,
+                    Time follow_cost = 100)
+      : sim(s), trigger(trigger_item), follow(follow_item), cost(follow_cost) {}
   void work_done(std::uint32_t, std::uint64_t arg) override {
     done.emplace_back(arg, sim.now());
-    if (arg == 5) loop->post(0, 6, 100);
+    if (arg == trigger) loop->post(0, follow, cost);
   }
   sim::Simulation& sim;
+  std::uint64_t trigger, follow;
+  Time cost;
   models::EventLoop* loop = nullptr;
   std::vector<std::pair<std::uint64_t, Time>> done;
 };
@@ -333,41 +338,38 @@ TEST_CASE("EventLoop: a wake-up cost is paid once per busy period", "[world][cpu
 }
 
 namespace {
-// Posts item 9 (50 ns) to another loop when item 1 completes: a process that wakes another as it goes to sleep.
-struct HandOff final : models::EventLoop::Owner {
-  void work_done(std::uint32_t, std::uint64_t arg) override {
-    if (arg == 1) next->post(0, 9, 50);
-  }
-  models::EventLoop* next = nullptr;
-};
 struct Nothing final : models::EventLoop::Owner {
   void work_done(std::uint32_t, std::uint64_t) override {}
 };
 }  // namespace
 
-TEST_CASE("EventLoop: a wake-up onto an idle cpu costs the host's idle_wakeup", "[world][cpu]") {
-  // One cpu, idle_wakeup 30 ns. At t = 10 loop A gets item 1 (100 ns) on a cpu idle since t = 0: an idle wake-up,
-  // so it runs 130 ns and ends at 140, where A hands item 9 (50 ns) to loop B. The cpu went idle at that very
-  // instant (handed over, not woken): B wakes without the idle cost and ends at 190. At t = 1000 loop C gets
-  // 1000 ns on the cpu idle since 190 (idle wake-up: 1030 ns of CPU), and at t = 1100 loop D gets 100 ns while C
-  // runs: the cpu is busy, D's wake-up costs nothing extra (100 ns of CPU). Every loop wakes once.
+TEST_CASE("EventLoop: a wake-up onto an idle cpu costs the host's idle_wakeup and waits its wakeup_latency",
+          "[world][cpu]") {
+  // One cpu, idle_wakeup 30 ns, wakeup_latency 40 ns. At t = 10 loop A gets item 1 (100 ns) on a cpu idle since
+  // t = 0: it runs 130 ns from 50 and ends at 180, where it hands item 9 (50 ns) to loop B on the cpu that went
+  // idle at that very instant (handed over, not woken): no cost, no latency, B ends at 230. At t = 1000 loop C
+  // gets 1000 ns on the cpu idle since 230 (1030 ns of CPU), and at t = 1100 loop D gets 100 ns while C holds the
+  // cpu: D's wake-up finds it busy and costs nothing extra (100 ns). The latency is nobody's CPU.
   sim::Simulation s;
   models::HostConfig h = host(1, 1);
   h.idle_wakeup = 30;
+  h.wakeup_latency = 40;
   models::Cpu cpu(s, h);
-  HandOff a_owner;
+  ChainLog log(s, 1, 9, 50);
   Nothing none;
-  models::EventLoop a(s, cpu, a_owner, {}), b(s, cpu, none, {}), c(s, cpu, none, {}), d(s, cpu, none, {});
-  a_owner.next = &b;
+  models::EventLoop a(s, cpu, log, {}), b(s, cpu, log, {}), c(s, cpu, none, {}), d(s, cpu, none, {});
+  log.loop = &b;
   s.run_until(10);
   a.post(0, 1, 100);
   s.run_until(1000);
-  CHECK(a.cpu_seconds() == Approx(130e-9).epsilon(1e-12));
-  CHECK(b.cpu_seconds() == Approx(50e-9).epsilon(1e-12));
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{1, 180}, {9, 230}});
   c.post(0, 2, 1000);
   s.run_until(1100);
   d.post(0, 3, 100);
   s.run();
+  CHECK(a.cpu_seconds() == Approx(130e-9).epsilon(1e-12));
+  CHECK(b.cpu_seconds() == Approx(50e-9).epsilon(1e-12));
   CHECK(c.cpu_seconds() == Approx(1030e-9).epsilon(1e-12));
   CHECK(d.cpu_seconds() == Approx(100e-9).epsilon(1e-12));
   CHECK(a.wakeups() + b.wakeups() + c.wakeups() + d.wakeups() == 4);
@@ -446,6 +448,18 @@ TEST_CASE("World: an idle client thread pays its wake-up once per isolated trans
   }
 }
 
+namespace {
+// One client that logs in once (n round trips, pooler login CPU 90 us, one way latency 100 us) and then thinks.
+WorldConfig one_login(int n) {
+  WorldConfig w = minimal_world(1);
+  w.network.latency = 100 * kUs;
+  w.pooler.cpu.login = Distribution::constant(90 * kUs);
+  w.pooler.login_round_trips = n;
+  w.clients[0].think_time = Distribution::constant(sim::kSecond);
+  return w;
+}
+}  // namespace
+
 TEST_CASE("World: a login of n round trips takes n - 1 more round trips and splits its CPU", "[world][pooler]") {
   // One client on its own host, one way latency L = 100 us, pooler login CPU 90 us, nothing else costs. The
   // SYN, the SYN-ACK and the ACK with the startup message reach the pooler after 3L; each round runs login / n
@@ -453,16 +467,28 @@ TEST_CASE("World: a login of n round trips takes n - 1 more round trips and spli
   // back. So connect time = 3L + 90 us + (n - 1) 2L + L: 490 us with n = 1 (trust), 890 us with n = 3 (md5
   // after a refused SSLRequest), and the pooler's CPU is 90 us either way.
   for (const int n : {1, 3}) {
-    WorldConfig w = minimal_world(1);
-    w.network.latency = 100 * kUs;
-    w.pooler.cpu.login = Distribution::constant(90 * kUs);
-    w.pooler.login_round_trips = n;
-    w.clients[0].think_time = Distribution::constant(sim::kSecond);
-    models::World world(w, 5, 0);
+    models::World world(one_login(n), 5, 0);
     const models::RunResult r = world.run(0, 100 * kMs);
     REQUIRE(r.connect_time.count() == 1);
     CHECK(r.connect_time.mean() == Approx(static_cast<double>((490 + 200 * (n - 1)) * kUs)));
     CHECK(r.processes.at(0).logins == 1);
+    CHECK(r.processes.at(0).cpu_seconds == Approx(90e-6));
+  }
+}
+
+TEST_CASE("World: each hand-off of a login onto an idle cpu waits the host's wakeup_latency", "[world][pooler]") {
+  // The same login with wakeup_latency 20 us on every host. Every message finds its receiver asleep on an idle
+  // cpu: the pooler's loop for the startup message and each of the n - 1 answers (n wake-ups), the client's
+  // thread for each of the n - 1 challenges and the login's answer (n wake-ups). So connect time = 490 us +
+  // (n - 1) 200 us + 2n x 20 us: 530 us with n = 1, 1010 us with n = 3. The latency is charged to nobody: the
+  // pooler's CPU stays 90 us.
+  for (const int n : {1, 3}) {
+    WorldConfig w = one_login(n);
+    for (models::HostConfig& h : w.hosts) h.wakeup_latency = 20 * kUs;
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(0, 100 * kMs);
+    REQUIRE(r.connect_time.count() == 1);
+    CHECK(r.connect_time.mean() == Approx(static_cast<double>((490 + 200 * (n - 1) + 40 * n) * kUs)));
     CHECK(r.processes.at(0).cpu_seconds == Approx(90e-6));
   }
 }
