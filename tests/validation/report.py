@@ -107,6 +107,10 @@ def markdown(doc):
             + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("pooler_wakeups_per_txn", {}).items()) + "); "
             f"pgbench per wake-up {cal.get('pgbench_wakeup_s', 0) * 1e6:.1f} us (wake-ups per transaction: "
             + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("pgbench_wakeups_per_txn", {}).items()) + "); "
+            f"a wake-up onto an idle cpu {cal.get('idle_wakeup_s', 0) * 1e6:.1f} us of CPU and "
+            f"{cal.get('wakeup_latency_s', 0) * 1e6:.1f} us of time (cpuidle entries per transaction: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("idle_entries_per_txn", {}).items() if v is not None)
+            + "); "
             f"CPU costs lognormal with cv {cal.get('variability_cv', 0):.2f} (fitted to the select-only phase's p99 "
             f"{cal.get('variability_fit', {}).get('target_p99_ms', 0):.3f} ms); "
             f"-C: pooler login {cal['pooler_login_s'] * 1e6:.1f} us, pgbench per connection+transaction "
