@@ -58,8 +58,8 @@ void World::client_connect_over(int c) {
 
 sim::Time World::client_wake_delay(int c) const {
   const EventLoop& loop = *client_loops_[clients_[c].thread];
-  return loop.asleep() && cpus_[clients_[c].host]->places_on_idle(loop.affinity()) ? cpus_[clients_[c].host]->wakeup_latency()
-                                                                                   : 0;
+  const Cpu& cpu = *cpus_[clients_[c].host];
+  return loop.asleep() && cpu.places_on_idle(loop.affinity()) ? cpu.wakeup_latency() : 0;
 }
 
 void World::client_login_challenge(int c) {
