@@ -146,8 +146,8 @@ class CpuGroups:
         return list(v() if callable(v) else v)
 
     def snapshot(self):
-        snap = {"machine": machine_times(), "idle_entries": idle_entries(), "load": loadavg(), "procs": {}, "all": all_processes_cpu(),
-                "reaping": sorted(self.reaping)}
+        snap = {"machine": machine_times(), "idle_entries": idle_entries(), "load": loadavg(), "procs": {},
+                "all": all_processes_cpu(), "reaping": sorted(self.reaping)}
         for g in self.groups:
             snap["procs"][g] = {pid: proc_cpu_seconds(pid, g in self.reaping) for pid in self._pids(g)}
         snap["wakes"] = {g: {pid: voluntary_switches(pid) for pid in self._pids(g)} for g in self.wakeups}
