@@ -53,6 +53,8 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "pooler/client_conn.hpp"
@@ -172,6 +174,7 @@ class Session {
   void answer_resets();
   void close_fakes();
   void check_relayed();
+  bool relayed_from(size_t k, size_t i, size_t pc, const std::vector<bool>& boundary, long* bad);
   void check_client_framing();
   Fake* fake_of(const ServerConn* s);
   Fake* target();
@@ -188,6 +191,7 @@ class Session {
   std::string client_got_;
   std::vector<Fake> fakes_;
   std::vector<pollfd> pollfds_;
+  std::set<std::tuple<size_t, size_t, size_t>> relay_dead_ends_;  // check_relayed's failed (server, at, client at)
 };
 
 void Session::connect_client(bool app_name) {
@@ -437,29 +441,48 @@ void Session::check_relayed() {
     if (len < 4 || len > rpool::pg::kMaxMessageLength || c.size() - at - 1 < len) break;
     at += 1 + len;
   }
-  size_t pc = 0;
-  for (size_t k = 0; k < fakes_.size(); ++k) {
+  for (const Fake& f : fakes_) {
+    if (f.startup_len == 0 && !f.got.empty() && f.got.size() >= 4 && rpool::pg::read_u32(f.got.data()) <= f.got.size())
+      fail("a server connection's startup packet was never answered");
+  }
+  relay_dead_ends_.clear();
+  long bad = 0;
+  if (!relayed_from(0, SIZE_MAX, 0, boundary, &bad))
+    fail("a server received bytes the client did not send at that point", bad);
+}
+
+// Whether the servers' bytes from server k, offset i (SIZE_MAX: after its startup packet), are the client's from
+// pc on, with rpool's own messages in between. rpool's own SET can be byte for byte the client's next message (a
+// client that sets application_name itself, and rpool setting it on a server before relaying that very query):
+// both readings are tried, rpool's first; failed states are remembered, so runs of such messages stay cheap.
+bool Session::relayed_from(size_t k, size_t i, size_t pc, const std::vector<bool>& boundary, long* bad) {
+  const std::string& c = client_sent_;
+  for (; k < fakes_.size(); ++k, i = SIZE_MAX) {
     const Fake& f = fakes_[k];
-    if (f.startup_len == 0) {
-      if (!f.got.empty() && f.got.size() >= 4 && rpool::pg::read_u32(f.got.data()) <= f.got.size())
-        fail("a server connection's startup packet was never answered");
-      continue;
-    }
+    if (f.startup_len == 0) continue;
+    if (i == SIZE_MAX) i = f.startup_len;
     const std::string& d = f.got;
-    for (size_t i = f.startup_len; i < d.size();) {
+    while (i < d.size()) {
       if (boundary[pc]) {
         size_t own = own_message(d, i, reset_query_);
         if (own > 0 && c.compare(pc, own, d, i, own) != 0) {
           i += own;
           continue;
         }
+        if (own > 0 && !relay_dead_ends_.count({k, i + own, pc})) {
+          if (relayed_from(k, i + own, pc, boundary, bad)) return true;
+          relay_dead_ends_.insert({k, i + own, pc});
+        }
       }
-      if (pc >= c.size() || c[pc] != d[i])
-        fail("a server received bytes the client did not send at that point", static_cast<long>(pc));
+      if (pc >= c.size() || c[pc] != d[i]) {
+        *bad = static_cast<long>(pc);
+        return false;
+      }
       ++pc;
       ++i;
     }
   }
+  return true;
 }
 
 // Well framed: every length at least 4 (a truncated tail is what a client sees when the connection ends inside a
