@@ -9,6 +9,7 @@
 
 #include "models/cpu.hpp"
 #include "sim/simulation.hpp"
+#include "tests/models/cpu_helpers.hpp"
 #include "tests/models/world_helpers.hpp"
 
 using Catch::Matchers::WithinAbs;
@@ -16,13 +17,6 @@ using Catch::Matchers::WithinRel;
 using namespace rpsim_test;
 
 namespace {
-
-struct LoopLog final : models::EventLoop::Owner {
-  explicit LoopLog(sim::Simulation& s) : sim(s) {}
-  void work_done(std::uint32_t, std::uint64_t arg) override { done.emplace_back(arg, sim.now()); }
-  sim::Simulation& sim;
-  std::vector<std::pair<std::uint64_t, Time>> done;
-};
 
 // Per-transaction clients on their own host, one thread unless told, 50 us one way between hosts; every pooler
 // and Postgres cost zero, so a connection takes 4 one-way trips (SYN; SYN-ACK and the ACK carrying the startup
@@ -48,7 +42,7 @@ TEST_CASE("EventLoop: a blocked loop finishes the item under way, then starts no
   // (200 ns) posted at 50 ns queue, the zero-cost one too. Item 1 still ends at 100 ns; nothing runs until the
   // unblock at 300 ns, when item 2 completes at once and item 3 runs from 300 to 500 ns, in posting order.
   sim::Simulation s;
-  models::Cpu cpu(s, models::HostConfig{"h", 0, 1, 1});
+  models::Cpu cpu(s, host(1, 1));
   LoopLog log(s);
   models::EventLoop loop(s, cpu, log, {});
   loop.post(0, 1, 100);

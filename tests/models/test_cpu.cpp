@@ -1,0 +1,394 @@
+// Tests of the CPU model and the event loops on it: processor sharing, SMT, placement, the run queue with its
+// slices and idle pulls, FIFO event loops, and what wake-ups cost (a loop's own, and a wake-up onto an idle cpu),
+// alone and as a world adds them up. Each case states what it expects, and why, before asserting.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "models/cpu.hpp"
+#include "sim/simulation.hpp"
+#include "tests/models/cpu_helpers.hpp"
+#include "tests/models/world_helpers.hpp"
+
+using Catch::Matchers::WithinRel;
+using namespace rpsim_test;
+
+TEST_CASE("Cpu: two equal bursts on one hardware thread share it and finish together", "[world][cpu]") {
+  // Processor sharing: two 1000 ns bursts started together on one thread each run at rate 1/2, so both finish
+  // at 2000 ns (not 1000 and 2000 as FIFO would).
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 1));
+  BurstLog log(s);
+  cpu.start(&log, 1, 1000, {});
+  cpu.start(&log, 2, 1000, {});
+  s.run();
+  CHECK(log.done[1] == 2000);
+  CHECK(log.done[2] == 2000);
+
+  // Unequal bursts: 1000 and 3000 ns. Both run at 1/2 until the short one has had its 1000 ns of work at
+  // 2000 ns; the long one then has 2000 ns left at rate 1 and ends at 4000 ns.
+  cpu.start(&log, 3, 1000, {});
+  cpu.start(&log, 4, 3000, {});
+  s.run();
+  CHECK(log.done[3] == 2000 + 2000);
+  CHECK(log.done[4] == 2000 + 4000);
+}
+
+TEST_CASE("Cpu: a burst whose SMT sibling is busy runs at smt_pair_throughput / 2", "[world][cpu]") {
+  // One core with two hardware threads (cpus 0 and 1), smt_pair_throughput 1.2 (the default): while both are
+  // busy each runs at 0.6, so 600 ns of work on cpu 1 beside a long burst on cpu 0 takes 600 / 0.6 = 1000 ns.
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 2));
+  BurstLog log(s);
+  CHECK(cpu.start(&log, 1, 1'000'000, {0}) == 0);
+  CHECK(cpu.start(&log, 2, 600, {1}) == 1);
+  s.run_until(10'000);
+  CHECK(log.done[2] == 1000);
+}
+
+TEST_CASE("Cpu: rates change when the sibling's burst ends or starts", "[world][cpu]") {
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 2));
+  BurstLog log(s);
+  SECTION("sibling ends") {
+    // At t = 0: 300 ns on cpu 0 and 1000 ns on cpu 1, both at 0.6. Cpu 0's burst ends at 300 / 0.6 = 500 ns;
+    // by then cpu 1 has done 300 ns, and its remaining 700 ns run alone at rate 1: it ends at 1200 ns.
+    cpu.start(&log, 1, 300, {0});
+    cpu.start(&log, 2, 1000, {1});
+    s.run();
+    CHECK(log.done[1] == 500);
+    CHECK(log.done[2] == 1200);
+  }
+  SECTION("sibling starts later") {
+    // 1000 ns on cpu 0 at t = 0 runs alone until t = 500 (500 ns done). Then 300 ns start on cpu 1; both run
+    // at 0.6: cpu 1's burst ends at 500 + 300 / 0.6 = 1000 ns, by when cpu 0 has done 300 more (800 in all);
+    // its last 200 ns run alone again and it ends at 1200 ns.
+    cpu.start(&log, 1, 1000, {0});
+    s.run_until(500);
+    cpu.start(&log, 2, 300, {1});
+    s.run();
+    CHECK(log.done[2] == 1000);
+    CHECK(log.done[1] == 1200);
+  }
+}
+
+TEST_CASE("Cpu: placement prefers an idle core over an idle sibling thread", "[world][cpu]") {
+  // Two cores with two threads each: cpus 0 and 2 are core 0, cpus 1 and 3 core 1 (cpu = thread * cores +
+  // core). Unpinned bursts go to an idle thread on an idle core first: 0, then 1 (not 2, the busy core's
+  // sibling), then the idle threads beside busy ones, lowest id first: 2, then 3; then the least loaded
+  // thread: 0.
+  sim::Simulation s;
+  models::Cpu cpu(s, host(2, 2));
+  BurstLog log(s);
+  CHECK(cpu.start(&log, 1, 10'000, {}) == 0);
+  CHECK(cpu.start(&log, 2, 10'000, {}) == 1);
+  CHECK(cpu.start(&log, 3, 10'000, {}) == 2);
+  CHECK(cpu.start(&log, 4, 10'000, {}) == 3);
+  CHECK(cpu.start(&log, 5, 10'000, {}) == 0);
+  CHECK(cpu.core_of(2) == 0);
+  CHECK(cpu.core_of(3) == 1);
+  // Pinning is obeyed even when an idle core exists elsewhere.
+  sim::Simulation s2;
+  models::Cpu cpu2(s2, host(2, 2));
+  CHECK(cpu2.start(&log, 6, 10'000, {0}) == 0);
+  CHECK(cpu2.start(&log, 7, 10'000, {0, 2}) == 2);
+}
+
+namespace {
+models::HostConfig run_queue_host(int cores, Time timeslice) {
+  models::HostConfig h = host(cores, 1);
+  h.timeslice = timeslice;
+  return h;
+}
+}  // namespace
+
+TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thread pulls waiting work",
+          "[world][cpu]") {
+  sim::Simulation s;
+  BurstLog log(s);
+  const std::vector<int> any, only0{0}, only1{1}, both{0, 1};
+  // Two cores. A (1000 ns) pinned to cpu 0, B (500 ns) pinned to cpu 1; C (1000 ns, either cpu) finds both busy
+  // with one burst each and queues on the lowest, cpu 0, behind A.
+  const auto start_a_b_c = [&](models::Cpu& cpu) {
+    CHECK(cpu.start(&log, 1, 1000, only0) == 0);
+    CHECK(cpu.start(&log, 2, 500, only1) == 1);
+    CHECK(cpu.start(&log, 3, 1000, both) == 0);
+  };
+  SECTION("bursts wait their turn whole") {
+    // Two 1000 ns bursts started together on one thread with 10 us slices: the first runs alone at full speed
+    // and ends at 1000 ns, the second then ends at 2000 ns (processor sharing ends both at 2000).
+    models::Cpu cpu(s, run_queue_host(1, 10'000));
+    cpu.start(&log, 1, 1000, any);
+    cpu.start(&log, 2, 1000, any);
+    s.run();
+    CHECK(log.done[1] == 1000);
+    CHECK(log.done[2] == 2000);
+  }
+  SECTION("a slice that runs out sends the head to the back") {
+    // Slices of 2000 ns. A (5000 ns) runs 0-2000, its slice runs out while B (1000 ns) waits: B runs 2000-3000;
+    // A, alone again, does its last 3000 ns from 3000 and ends at 6000 (alone, it is never preempted).
+    models::Cpu cpu(s, run_queue_host(1, 2000));
+    cpu.start(&log, 1, 5000, any);
+    cpu.start(&log, 2, 1000, any);
+    s.run();
+    CHECK(log.done[2] == 3000);
+    CHECK(log.done[1] == 6000);
+  }
+  SECTION("an idle thread pulls the oldest waiting burst it may run") {
+    // A, B and C as above. At 500 ns cpu 1 goes idle and pulls C, which ends at 1500 ns (2000 ns had it waited
+    // for A).
+    models::Cpu cpu(s, run_queue_host(2, 10'000));
+    start_a_b_c(cpu);
+    s.run();
+    CHECK(log.done[1] == 1000);
+    CHECK(log.done[2] == 500);
+    CHECK(log.done[3] == 1500);
+  }
+  SECTION("a thread whose idle gaps are short does not pull (Linux's avg_idle below the migration cost)") {
+    // Cpu 1 first runs eight 100 ns bursts with 100 ns idle between them: each wake-up moves its average idle
+    // time 1/8 of the way to the gap, from 1 ms to about 1 ms x (7/8)^9 = 0.30 ms (the ninth is B below),
+    // under the 0.5 ms migration cost. Then the set-up above, from t = 1600: C queues behind A on cpu 0, and
+    // cpu 1, idle again at 2100, leaves it there: C ends at 1600 + 2000 = 3600.
+    models::Cpu cpu(s, run_queue_host(2, 10'000));
+    for (int i = 0; i < 8; ++i) {
+      s.run_until(200 * i);
+      cpu.start(&log, 10 + static_cast<std::uint64_t>(i), 100, only1);
+    }
+    s.run_until(1600);
+    start_a_b_c(cpu);
+    s.run();
+    CHECK(log.done[2] == 2100);
+    CHECK(log.done[1] == 2600);
+    CHECK(log.done[3] == 3600);
+  }
+}
+
+TEST_CASE("EventLoop on a run queue: a loop with more work keeps the cpu until its slice runs out",
+          "[world][cpu]") {
+  // One thread. Loop L gets items 1 and 2 (100 ns each) at t = 0; loop M gets item 3 (100 ns) at t = 50.
+  // Slices of 10 us: L never leaves the cpu, so 1 ends at 100, 2 at 200, and M's 3 (waiting since 50) at 300.
+  // Slices of 150 ns: L goes on with 2 at 100 in the slice it started at 0, which runs out at 150; M's 3 runs
+  // 150-250, and L's 2 its last 50 ns, ending at 300.
+  using P = std::pair<std::uint64_t, Time>;
+  const auto run = [](Time slice) {
+    sim::Simulation s;
+    models::Cpu cpu(s, run_queue_host(1, slice));
+    LoopLog log(s);
+    models::EventLoop l(s, cpu, log, {}), m(s, cpu, log, {});
+    l.post(0, 1, 100);
+    l.post(0, 2, 100);
+    s.run_until(50);
+    m.post(0, 3, 100);
+    s.run();
+    return log.done;
+  };
+  CHECK(run(10'000) == std::vector<P>{{1, 100}, {2, 200}, {3, 300}});
+  CHECK(run(150) == std::vector<P>{{1, 100}, {3, 250}, {2, 300}});
+}
+
+TEST_CASE("Run queue: M/M/1 response times are exponential, as FCFS makes them", "[world][cpu][queueing]") {
+  // Poisson queries at lambda to backends that all share one db core, exponential CPU (mean S = 1 ms), slices
+  // far longer than any burst: the core serves bursts first come, first served, so this is M/M/1 FCFS, whose
+  // response time is exponential with rate mu - lambda (Kleinrock, Queueing Systems vol. 1, 3.2). At rho = 0.5:
+  // mean 2 ms, median ln 2 x 2 = 1.386 ms, p99 ln 100 x 2 = 9.210 ms. Processor sharing has the same mean but
+  // not the same tail; the histogram's buckets are at most 1/128 wide.
+  const double s_ms = 1.0, rho = 0.5;
+  WorldConfig w = minimal_world(1, 1);
+  w.hosts[1].timeslice = 1 * sim::kSecond;
+  w.clients[0].server_cpu = Distribution::exponential(static_cast<Time>(s_ms * 1e6));
+  make_open_loop(w.clients[0], 1000, rho / (s_ms * 1e-3));
+  const Replications r = replicate(w, 4, 2 * sim::kSecond, 100 * sim::kSecond);
+  const double w_ms = s_ms / (1 - rho);
+  for (const auto& run : r.runs) {
+    const double median = static_cast<double>(run.latency.quantile(0.5)) / 1e6;
+    const double p99 = static_cast<double>(run.latency.quantile(0.99)) / 1e6;
+    INFO("mean " << run.latency.mean() / 1e6 << " ms, median " << median << ", p99 " << p99);
+    CHECK_THAT(run.latency.mean() / 1e6, WithinRel(w_ms, 0.05));
+    CHECK_THAT(median, WithinRel(std::log(2.0) * w_ms, 0.05));
+    CHECK_THAT(p99, WithinRel(std::log(100.0) * w_ms, 0.08));
+  }
+}
+
+TEST_CASE("EventLoop: items run FIFO, one at a time; zero-cost items run at once", "[world][cpu]") {
+  // Items of 100, 200 and 300 ns posted together on one loop (one thread to itself) run one after another
+  // at full speed: they finish at 100, 300 and 600 ns in posting order. A zero-cost item posted meanwhile
+  // does not queue behind them: it completes at the instant it is posted.
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 1));
+  LoopLog log(s);
+  models::EventLoop loop(s, cpu, log, {});
+  loop.post(0, 1, 100);
+  loop.post(0, 2, 200);
+  loop.post(0, 3, 300);
+  CHECK(loop.queued() == 2);
+  s.run_until(150);
+  loop.post(0, 4, 0);
+  s.run();
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{1, 100}, {4, 150}, {2, 300}, {3, 600}});
+  // Two loops on one thread share it (processor sharing between processes, FIFO within each): 400 ns each,
+  // posted together, both end at 800 ns.
+  LoopLog log2(s);
+  models::EventLoop a(s, cpu, log2, {}), b(s, cpu, log2, {});
+  const Time t0 = s.now();
+  a.post(0, 10, 400);
+  b.post(0, 11, 400);
+  s.run();
+  CHECK(log2.done == std::vector<P>{{10, t0 + 800}, {11, t0 + 800}});
+}
+
+namespace {
+// Logs when each item ends, and posts item `follow` (`cost` ns) to `loop` when item `trigger` completes, as a
+// pooler loop forwards what it just read (to itself) or a process wakes another as it goes to sleep.
+struct ChainLog final : models::EventLoop::Owner {
+  explicit ChainLog(sim::Simulation& s, std::uint64_t trigger_item = 5, std::uint64_t follow_item = 6,
+                    Time follow_cost = 100)
+      : sim(s), trigger(trigger_item), follow(follow_item), cost(follow_cost) {}
+  void work_done(std::uint32_t, std::uint64_t arg) override {
+    done.emplace_back(arg, sim.now());
+    if (arg == trigger) loop->post(0, follow, cost);
+  }
+  sim::Simulation& sim;
+  std::uint64_t trigger, follow;
+  Time cost;
+  models::EventLoop* loop = nullptr;
+  std::vector<std::pair<std::uint64_t, Time>> done;
+};
+}  // namespace
+
+TEST_CASE("EventLoop: a wake-up cost is paid once per busy period", "[world][cpu]") {
+  // Wake-up 50 ns. At t = 10 two items of 100 and 200 ns reach the idle loop: one wake-up, so they end at
+  // 10 + 50 + 100 = 160 and 160 + 200 = 360. At t = 1000 item 5 (100 ns) wakes it again: ends at 1150; the
+  // item it posts at that instant (6, 100 ns) finds the loop still in its batch: no wake-up, ends at 1250.
+  // CPU: the items' 100 + 200 + 100 + 100 ns plus 2 wake-ups of 50 ns = 600 ns.
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 1));
+  ChainLog log(s);
+  models::EventLoop loop(s, cpu, log, {});
+  log.loop = &loop;
+  loop.set_wakeup_cost(50);
+  s.run_until(10);
+  loop.post(0, 1, 100);
+  loop.post(0, 2, 200);
+  s.run_until(1000);
+  loop.post(0, 5, 100);
+  s.run();
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{1, 160}, {2, 360}, {5, 1150}, {6, 1250}});
+  CHECK(loop.wakeups() == 2);
+  CHECK(loop.cpu_seconds() == Approx(600e-9).epsilon(1e-12));
+}
+
+namespace {
+struct Nothing final : models::EventLoop::Owner {
+  void work_done(std::uint32_t, std::uint64_t) override {}
+};
+}  // namespace
+
+TEST_CASE("EventLoop: a wake-up onto an idle cpu costs the host's idle_wakeup and waits its wakeup_latency",
+          "[world][cpu]") {
+  // One cpu, idle_wakeup 30 ns, wakeup_latency 40 ns. At t = 10 loop A gets item 1 (100 ns) on a cpu idle since
+  // t = 0: it runs 130 ns from 50 and ends at 180, where it hands item 9 (50 ns) to loop B on the cpu that went
+  // idle at that very instant (handed over, not woken): no cost, no latency, B ends at 230. At t = 1000 loop C
+  // gets 1000 ns on the cpu idle since 230 (1030 ns of CPU), and at t = 1100 loop D gets 100 ns while C holds the
+  // cpu: D's wake-up finds it busy and costs nothing extra (100 ns). The latency is nobody's CPU.
+  sim::Simulation s;
+  models::HostConfig h = host(1, 1);
+  h.idle_wakeup = 30;
+  h.wakeup_latency = 40;
+  models::Cpu cpu(s, h);
+  ChainLog log(s, 1, 9, 50);
+  Nothing none;
+  models::EventLoop a(s, cpu, log, {}), b(s, cpu, log, {}), c(s, cpu, none, {}), d(s, cpu, none, {});
+  log.loop = &b;
+  s.run_until(10);
+  a.post(0, 1, 100);
+  s.run_until(1000);
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{1, 180}, {9, 230}});
+  c.post(0, 2, 1000);
+  s.run_until(1100);
+  d.post(0, 3, 100);
+  s.run();
+  CHECK(a.cpu_seconds() == Approx(130e-9).epsilon(1e-12));
+  CHECK(b.cpu_seconds() == Approx(50e-9).epsilon(1e-12));
+  CHECK(c.cpu_seconds() == Approx(1030e-9).epsilon(1e-12));
+  CHECK(d.cpu_seconds() == Approx(100e-9).epsilon(1e-12));
+  CHECK(a.wakeups() + b.wakeups() + c.wakeups() + d.wakeups() == 4);
+  CHECK(a.idle_wakeups() == 1);
+  CHECK(b.idle_wakeups() == 0);
+  CHECK(c.idle_wakeups() == 1);
+  CHECK(d.idle_wakeups() == 0);
+}
+
+namespace {
+// One client, a transaction every 10 ms, pooler query 10 us and result 8 us, Postgres 100 us, nothing else.
+WorldConfig isolated_transactions() {
+  WorldConfig w = minimal_world(1);
+  w.pooler.cpu.query = Distribution::constant(10 * kUs);
+  w.pooler.cpu.result = Distribution::constant(8 * kUs);
+  w.clients[0].think_time = Distribution::constant(10 * kMs);
+  w.clients[0].server_cpu = Distribution::constant(100 * kUs);
+  return w;
+}
+}  // namespace
+
+TEST_CASE("World: isolated transactions pay the pooler's wake-up on each message", "[world][cpu]") {
+  // One client, a transaction every 10 ms (think time), Postgres takes 100 us, everything else instant: each
+  // query and each result reach an idle pooler loop, so the pooler's CPU per transaction is query + result +
+  // 2 x wakeup = 10 + 8 + 2 x 7 = 32 us. With wakeup 0 it is 18 us (the default: nothing changes). (With an
+  // instant Postgres the result would arrive at the very instant the loop finished the query, inside its
+  // batch: one wake-up per transaction.)
+  for (const Time wake : {Time{0}, 7 * kUs}) {
+    WorldConfig w = isolated_transactions();
+    w.pooler.cpu.wakeup = wake;
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
+    const auto& p = r.processes.at(0);
+    REQUIRE(p.transactions > 90);
+    CHECK(p.cpu_seconds / static_cast<double>(p.transactions) == Approx(sim::to_seconds(18 * kUs + 2 * wake)).epsilon(0.02));
+  }
+}
+
+TEST_CASE("World: isolated transactions pay the idle cpus' wake-ups in the pooler and in Postgres", "[world][cpu]") {
+  // As above, without a loop's own wake-up cost but with idle_wakeup 7 us on every host: each query and each
+  // result reach a pooler whose cpu has been idle since the last message, so its CPU per transaction is
+  // 10 + 8 + 2 x 7 = 32 us, with 2 idle wake-ups; the backend wakes once per transaction on an idle database
+  // host: 100 + 7 = 107 us. With idle_wakeup 0 the wake-ups are counted all the same and cost nothing.
+  for (const Time idle : {Time{0}, 7 * kUs}) {
+    WorldConfig w = isolated_transactions();
+    for (models::HostConfig& h : w.hosts) h.idle_wakeup = idle;
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
+    const auto& p = r.processes.at(0);
+    REQUIRE(p.transactions > 90);
+    const auto n = static_cast<double>(p.transactions);
+    CHECK(p.cpu_seconds / n == Approx(sim::to_seconds(18 * kUs + 2 * idle)).epsilon(0.02));
+    CHECK(static_cast<double>(p.idle_wakeups) / n == Approx(2.0).epsilon(0.02));
+    CHECK(r.postgres_cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + idle)).epsilon(0.02));
+    CHECK(static_cast<double>(r.postgres_idle_wakeups) / n == Approx(1.0).epsilon(0.02));
+    CHECK(r.postgres_wakeups == r.postgres_idle_wakeups);
+  }
+}
+
+TEST_CASE("World: an idle client thread pays its wake-up once per isolated transaction", "[world][cpu]") {
+  // One client thinking 10 ms between transactions, client_cpu 5 us, Postgres 100 us: the result always finds
+  // its thread idle, so each transaction wakes it once (the query goes out as a zero-cost item, which wakes
+  // nothing) and the thread's CPU per transaction is client_cpu + wakeup = 5 + 3 = 8 us; 5 us with wakeup 0.
+  for (const Time wake : {Time{0}, 3 * kUs}) {
+    WorldConfig w = minimal_world(1);
+    w.clients[0].think_time = Distribution::constant(10 * kMs);
+    w.clients[0].server_cpu = Distribution::constant(100 * kUs);
+    w.clients[0].client_cpu = Distribution::constant(5 * kUs);
+    w.clients[0].wakeup = wake;
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
+    REQUIRE(r.transactions > 90);
+    const auto n = static_cast<double>(r.transactions);
+    CHECK(r.client_cpu_seconds / n == Approx(sim::to_seconds(5 * kUs + wake)).epsilon(0.02));
+    CHECK(static_cast<double>(r.client_wakeups) / n == Approx(1.0).epsilon(0.02));
+  }
+}
