@@ -47,8 +47,7 @@ int Cpu::place(const std::vector<int>& allowed) const {
 }
 
 int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-               int prev_cpu, sim::Time delay) {
-  work += delay;
+               int prev_cpu, bool* woke_idle) {
   if (run_queue() && prev_cpu >= 0 && continues(owner, prev_cpu)) {
     // The process had more to do when its burst ended: it never left the cpu, so it goes on in the same slice,
     // ahead of the bursts that were waiting there.
@@ -61,6 +60,10 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
   }
   const int cpu = choose(allowed);
   Thread& th = threads_[cpu];
+  if (woke_idle && woken(th)) {
+    work += idle_wakeup_ + wakeup_latency_;
+    *woke_idle = true;
+  }
   if (threads_per_core_ == 1 && th.bursts.empty() && !run_queue()) {
     // Alone on a core without SMT siblings (a pinned pooler process, the common case): the burst runs at full
     // speed and ends after exactly its work. The state is left as the general path below leaves it (the same
@@ -284,19 +287,17 @@ void EventLoop::start_next(bool continuing) {
       continue;
     }
     running_ = true;
-    sim::Time delay = 0;
-    if (wake_owed_) {
-      item.cost += wakeup_;
-      if (cpu_.places_on_idle(affinity_)) {
-        item.cost += cpu_.idle_wakeup();
-        delay = cpu_.wakeup_latency();
-        ++idle_wakeups_;
-      }
+    bool woke_idle = false;
+    if (wake_owed_) item.cost += wakeup_;
+    busy_.set(sim_.now(), 1);
+    last_cpu_ = cpu_.start(this, 0, item.cost, affinity_, continuing ? last_cpu_ : -1,
+                           wake_owed_ ? &woke_idle : nullptr);
+    if (woke_idle) {
+      item.cost += cpu_.idle_wakeup();  // the loop's CPU; the latency is nobody's
+      ++idle_wakeups_;
     }
     wake_owed_ = false;
     current_ = item;
-    busy_.set(sim_.now(), 1);
-    last_cpu_ = cpu_.start(this, 0, item.cost, affinity_, continuing ? last_cpu_ : -1, delay);
     return;
   }
   running_ = false;

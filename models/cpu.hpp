@@ -23,9 +23,10 @@ class BurstOwner {
 };
 
 // Work is measured in nanoseconds of one hardware thread running alone on its core. A thread runs its bursts in
-// processor sharing, or from a run queue in time slices (HostConfig::timeslice); its speed is 1 while its SMT siblings are idle, and smt_pair_throughput / busy_threads while
-// they are busy (a busy pair with 1.2 does 1.2x the work of one thread, each sibling at 0.6). Rates change the
-// moment a sibling gets busy or idle, so a burst's finish time is recomputed then (SimGrid's action model).
+// processor sharing, or from a run queue in time slices (HostConfig::timeslice); its speed is 1 while its SMT
+// siblings are idle, and smt_pair_throughput / busy_threads while they are busy (a busy pair with 1.2 does 1.2x
+// the work of one thread, each sibling at 0.6). Rates change the moment a sibling gets busy or idle, so a burst's
+// finish time is recomputed then (SimGrid's action model).
 class Cpu final : public sim::EventHandler {
  public:
   Cpu(sim::Simulation& sim, const HostConfig& host);
@@ -36,10 +37,11 @@ class Cpu final : public sim::EventHandler {
   // Linux's wake-up path prefers: an idle thread on an idle core, then any idle thread, then the least loaded one;
   // ties go to the lowest cpu id. A burst stays on its cpu until it ends. `allowed` must outlive the burst.
   // With a run queue, an owner whose burst on `prev_cpu` ended at this very instant, inside its slice, goes on
-  // there at once (a process that had more work never left the cpu). `delay` holds the burst's cpu for that long
-  // before its work starts (a wake-up's exit latency), charged to nobody.
+  // there at once (a process that had more work never left the cpu). A caller that starts the burst as a wake-up
+  // passes `woke_idle`: when the burst lands on a thread that was idle before this instant, the burst does the
+  // host's idle_wakeup more work and waits its wakeup_latency first (charged to nobody), and *woke_idle is set.
   int start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-            int prev_cpu = -1, sim::Time delay = 0);
+            int prev_cpu = -1, bool* woke_idle = nullptr);
 
   [[nodiscard]] int cpus() const { return static_cast<int>(threads_.size()); }
   [[nodiscard]] int core_of(int cpu) const { return cpu % cores_; }
@@ -49,10 +51,7 @@ class Cpu final : public sim::EventHandler {
   [[nodiscard]] int bursts_on(int cpu) const { return static_cast<int>(threads_[cpu].bursts.size()); }
   // Whether start() would put a new burst (not one that goes on) on a cpu that is idle and was already idle before
   // this instant (one whose burst ended just now is handed over, not woken).
-  [[nodiscard]] bool places_on_idle(const std::vector<int>& allowed) const {
-    const Thread& th = threads_[choose(allowed)];
-    return th.bursts.empty() && th.idle_since < sim_.now();
-  }
+  [[nodiscard]] bool places_on_idle(const std::vector<int>& allowed) const { return woken(threads_[choose(allowed)]); }
   [[nodiscard]] sim::Time idle_wakeup() const { return idle_wakeup_; }
   [[nodiscard]] sim::Time wakeup_latency() const { return wakeup_latency_; }
   void reset_stats(sim::Time now);
@@ -102,6 +101,7 @@ class Cpu final : public sim::EventHandler {
   }
   [[nodiscard]] int place(const std::vector<int>& allowed) const;  // the scoring, for more than one allowed cpu
   [[nodiscard]] bool run_queue() const { return timeslice_ > 0; }
+  [[nodiscard]] bool woken(const Thread& th) const { return th.bursts.empty() && th.idle_since < sim_.now(); }
   void pull_waiting(int cpu);  // run queue: an idle thread takes the oldest waiting burst it may run
   // Run queue: whether `owner`'s burst on `cpu` ended at this instant inside its slice (so it goes on there).
   [[nodiscard]] bool continues(const BurstOwner* owner, int cpu) const;
