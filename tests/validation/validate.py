@@ -86,6 +86,14 @@ def noise_of(m):
 CALIBRATION_LOW_RATE = 2000
 
 
+GROUPS = ("pooler", "postgres", "pgbench")
+
+
+def per_txn(m, group):
+    """CPU seconds per transaction of one group of processes in a measurement."""
+    return m["cpu"]["cpu_s"][group] / max(1, m["transactions"])
+
+
 def calibrate(ctx, kind):
     """The named calibration run: 1 worker, 8 clients, pgbench -j 2, five phases (select-only; select-only at a
     low fixed rate; select-only with 2 clients; pg_sleep 5 ms; select-only with -C). CPU seconds and wake-ups per
@@ -98,9 +106,6 @@ def calibrate(ctx, kind):
         phases["select_2"] = workload.PgbenchRun(ad, ctx.pg, 2, window=window).run()
         phases["sleep5ms"] = workload.PgbenchRun(ad, ctx.pg, 8, script=ctx.sleep_script, window=window).run()
         phases["connect"] = workload.PgbenchRun(ad, ctx.pg, 8, connect_each=True, window=window).run()
-
-    def per_txn(m, group):
-        return m["cpu"]["cpu_s"][group] / max(1, m["transactions"])
 
     def wakes(m, group="pooler"):
         return m["cpu"]["wakeups"].get(group, 0) / max(1, m["transactions"])
@@ -179,9 +184,6 @@ def calibrate(ctx, kind):
     return cal
 
 
-GROUPS = ("pooler", "postgres", "pgbench")
-
-
 def idle_wakeup_cost(phases, entries):
     """CPU per wake-up onto an idle cpu (hosts[].idle_wakeup), from the saturated phase and the 2-client phase: the
     difference of their CPU per transaction (all three groups) over the difference of their cpuidle entries per
@@ -191,7 +193,7 @@ def idle_wakeup_cost(phases, entries):
     if entries.get("select") is None or entries.get("select_2") is None:
         return 0.0
     de = entries["select_2"] - entries["select"]
-    total = lambda m: sum(m["cpu"]["cpu_s"][g] for g in GROUPS) / max(1, m["transactions"])  # noqa: E731
+    total = lambda m: sum(per_txn(m, g) for g in GROUPS)  # noqa: E731
     cost = (total(two) - total(sat)) / de if de > 0.2 else 0.0
     return max(0.0, cost)
 
@@ -216,7 +218,6 @@ def apply_idle_wakeups(ctx, kind, cal, cost, phases):
     starts the host's wakeup_latency late; no other wake-up costs anything (pooler.cpu.wakeup and clients[].wakeup
     0). The per-transaction costs are then what each group used in its phase less what rpsim charges it for idle
     wake-ups on that phase's set-up (one pass: the counts hardly move with the costs)."""
-    per_txn = lambda m, g: m["cpu"]["cpu_s"][g] / max(1, m["transactions"])  # noqa: E731
     cal.update({"idle_wakeup_s": cost, "pooler_wakeup_s": 0.0, "pgbench_wakeup_s": 0.0,
                 "wakeup_latency_s": PROVISIONAL_WAKEUP_LATENCY})
     raw = {}
