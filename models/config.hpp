@@ -32,6 +32,17 @@ struct HostConfig {
   // may run from the busiest other thread (the kernel's new-idle balancing). Short bursts then wait their turn
   // whole, as on a real machine, instead of all finishing late together.
   Time timeslice = 0;
+  // Which waiting burst a run queue takes next. kFifo: the oldest, and one whose slice ran out goes to the back.
+  // kEevdf: Linux's EEVDF with nice-0 weights (kernel/sched/fair.c since 6.6): every process has a virtual
+  // runtime that advances while it runs; the next to run is, of those not ahead of the queue's average virtual
+  // runtime (eligible), the one with the earliest virtual deadline (virtual runtime + slice). A process keeps its
+  // lag (the queue's average minus its own, at most two slices either way) across a sleep and is placed with it
+  // when it wakes, so one that ran less than its share runs first and one that ran more waits (a busy pooler
+  // behind many light backends). A negative lag wears off while the process sleeps, as the kernel's delayed
+  // dequeue lets it; a wake-up does not preempt the running process before its slice is used (RUN_TO_PARITY).
+  // Needs timeslice > 0.
+  enum class Scheduler { kFifo, kEevdf };
+  Scheduler scheduler = Scheduler::kFifo;
   // CPU a process spends beyond its work when it wakes from idle onto a hardware thread that was idle (not one
   // that went idle at that very instant, which a waker about to sleep hands over): the idle thread's exit from its
   // idle state, the interrupt that woke it (inside a virtual machine, exits to the hypervisor on both sides), and

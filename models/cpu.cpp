@@ -17,6 +17,7 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
       threads_per_core_(host.threads_per_core),
       smt_pair_throughput_(host.smt_pair_throughput),
       timeslice_(host.timeslice),
+      eevdf_(host.scheduler == HostConfig::Scheduler::kEevdf && host.timeslice > 0),
       idle_wakeup_(host.idle_wakeup),
       wakeup_latency_(host.wakeup_latency),
       threads_(static_cast<std::size_t>(host.cpus())) {
@@ -53,7 +54,8 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
     // ahead of the bursts that were waiting there.
     Thread& th = threads_[prev_cpu];
     for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core_of(prev_cpu));
-    th.bursts.insert(th.bursts.begin(), Burst{owner, tag, static_cast<double>(work), &allowed});
+    th.bursts.insert(th.bursts.begin(),
+                     Burst{owner, tag, static_cast<double>(work), &allowed, th.ended_v, th.ended_d});
     th.slice_end = th.ended_slice_end;
     refresh_core(core_of(prev_cpu));
     return prev_cpu;
@@ -84,7 +86,10 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
     const double idle = static_cast<double>(sim_.now() - th.idle_since);
     th.avg_idle = std::min(th.avg_idle + (idle - th.avg_idle) / 8, 2.0 * kMigrationCost);
   }
-  th.bursts.push_back(Burst{owner, tag, static_cast<double>(work), &allowed});
+  Burst b{owner, tag, static_cast<double>(work), &allowed};
+  if (eevdf()) place_woken(cpu, b);
+  th.bursts.push_back(b);
+  // A placed burst's deadline is a slice past its virtual runtime, so under EEVDF too its slice ends then.
   if (th.bursts.size() == 1) th.slice_end = sim_.now() + timeslice_;
   refresh_core(core);
   return cpu;
@@ -93,11 +98,15 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
 void Cpu::advance(int cpu) {
   Thread& th = threads_[cpu];
   const sim::Time now = sim_.now();
-  const double done = static_cast<double>(now - th.updated) * th.rate;
+  const double elapsed = static_cast<double>(now - th.updated);
+  const double done = elapsed * th.rate;
   th.updated = now;
   if (done <= 0) return;
   if (run_queue()) {
-    if (!th.bursts.empty()) th.bursts.front().remaining -= done;
+    if (!th.bursts.empty()) {
+      th.bursts.front().remaining -= done;
+      if (eevdf()) th.bursts.front().v += elapsed;  // virtual runtime is time on the cpu, whatever its speed
+    }
     return;
   }
   for (Burst& b : th.bursts) b.remaining -= done;
@@ -191,14 +200,36 @@ void Cpu::finish_bursts(int cpu) {
   const sim::Time now = sim_.now();
   if (!finished_.empty()) {
     // The head ended: the next one gets a fresh slice, unless the owner goes on at once (start(), `prev_cpu`).
-    th.ended_owner = finished_.front().owner;
+    const Burst& head = finished_.front();
+    th.ended_owner = head.owner;
     th.ended_at = now;
     th.ended_slice_end = th.slice_end;
     th.slice_end = now + timeslice_;
+    if (eevdf()) {
+      // The queue's average as it was with the head still in it (only the head runs, so the rest kept theirs).
+      double sum = head.v;
+      for (const Burst& b : th.bursts) sum += b.v;
+      const double average = sum / static_cast<double>(th.bursts.size() + 1);
+      th.ended_v = head.v;
+      th.ended_d = head.d;
+      record_sleep(cpu, head, average);
+      if (th.bursts.empty()) {
+        th.vbase = average;
+      } else {
+        pick_eevdf(cpu, /*head_runs=*/false);
+      }
+    }
   } else if (now >= th.slice_end) {
-    // The head's slice ran out: it goes behind the others.
-    if (th.bursts.size() > 1) std::rotate(th.bursts.begin(), th.bursts.begin() + 1, th.bursts.end());
-    th.slice_end = now + timeslice_;
+    if (eevdf()) {
+      // The head used its slice: a new deadline, and the queue's choice again (EEVDF's update_deadline).
+      Burst& head = th.bursts.front();
+      head.d = head.v + static_cast<double>(timeslice_);
+      pick_eevdf(cpu, /*head_runs=*/true);
+    } else {
+      // The head's slice ran out: it goes behind the others.
+      if (th.bursts.size() > 1) std::rotate(th.bursts.begin(), th.bursts.begin() + 1, th.bursts.end());
+      th.slice_end = now + timeslice_;
+    }
   }
   refresh_core(core);
   for (const Burst& b : finished_) b.owner->burst_done(b.tag);
@@ -234,11 +265,80 @@ void Cpu::pull_waiting(int cpu) {
   }
   if (from < 0) return;
   std::vector<Burst>& q = threads_[from].bursts;
-  threads_[cpu].bursts.push_back(q[index]);  // waiting bursts did no work, so nothing to advance first
+  Burst b = q[index];
+  if (eevdf()) {
+    // It keeps its lag and the rest of its slice (a migrating task keeps its lag relative to its queue).
+    const double lag = average_v(from) - b.v;
+    const double rest = b.d - b.v;
+    b.v = average_v(cpu) - lag;  // the thread is empty: there is no average to shift
+    b.d = b.v + rest;
+  }
+  threads_[cpu].bursts.push_back(b);  // waiting bursts did no work, so nothing to advance first
   q.erase(q.begin() + static_cast<std::ptrdiff_t>(index));
-  threads_[cpu].slice_end = sim_.now() + timeslice_;
+  if (eevdf()) {
+    pick_eevdf(cpu, /*head_runs=*/false);
+  } else {
+    threads_[cpu].slice_end = sim_.now() + timeslice_;
+  }
   refresh_core(core_of(cpu));
   if (core_of(from) != core_of(cpu)) refresh_core(core_of(from));  // its count changed; its head did not
+}
+
+double Cpu::average_v(int cpu) const {
+  const Thread& th = threads_[cpu];
+  if (th.bursts.empty()) return th.vbase;
+  double sum = 0;
+  for (const Burst& b : th.bursts) sum += b.v;
+  return sum / static_cast<double>(th.bursts.size());
+}
+
+void Cpu::record_sleep(int cpu, const Burst& head, double average) {
+  // place_entity's limit: a lag of at most two slices either way (the kernel also allows one tick; a slice is
+  // longer here).
+  const double limit = 2.0 * static_cast<double>(timeslice_);
+  sleepers_[head.owner] = Sleeper{std::clamp(average - head.v, -limit, limit), head.v, cpu};
+}
+
+void Cpu::place_woken(int cpu, Burst& b) {
+  const Thread& th = threads_[cpu];
+  const double average = average_v(cpu);
+  double lag = 0;
+  if (auto it = sleepers_.find(b.owner); it != sleepers_.end()) {
+    lag = it->second.lag;
+    if (lag < 0 && it->second.cpu == cpu) {
+      // Delayed dequeue: a sleeper that ran ahead stays on its queue until the average catches up with it, so
+      // what is left of its negative lag is how far it is still ahead.
+      lag = std::min(0.0, std::max(lag, average - it->second.v));
+    }
+  }
+  // place_entity: joining moves the average by lag / (n + 1), so the lag is scaled by (n + 1) / n to keep it.
+  const auto n = static_cast<double>(th.bursts.size());
+  if (n > 0) lag *= (n + 1) / n;
+  b.v = average - lag;
+  b.d = b.v + static_cast<double>(timeslice_);
+}
+
+void Cpu::pick_eevdf(int cpu, bool head_runs) {
+  Thread& th = threads_[cpu];
+  const double average = average_v(cpu);
+  // Eligible: not ahead of the average (lag >= 0). Of those, the earliest deadline; on a tie a waiting burst
+  // before the running head, and earlier waiting ones first (the kernel keeps the running task only when it is
+  // strictly earlier). At least one burst is eligible, as no set of numbers lies wholly above its mean; the
+  // tolerance absorbs rounding.
+  const std::size_t n = th.bursts.size();
+  std::size_t best = n;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t k = head_runs ? (i + 1) % n : i;  // a running head last
+    const Burst& b = th.bursts[k];
+    if (b.v > average + 1e-6) continue;
+    if (best == th.bursts.size() || b.d < th.bursts[best].d) best = k;
+  }
+  RPSIM_ASSERT(best < th.bursts.size(), "EEVDF finds an eligible burst");
+  if (best != 0) std::rotate(th.bursts.begin(), th.bursts.begin() + static_cast<std::ptrdiff_t>(best),
+                             th.bursts.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+  Burst& head = th.bursts.front();
+  if (head.d - head.v < 1) head.d = head.v + static_cast<double>(timeslice_);
+  th.slice_end = sim_.now() + finish_delay(head.d - head.v);
 }
 
 double Cpu::mean_busy_fraction(sim::Time now) const {

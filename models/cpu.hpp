@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <unordered_map>
 #include <vector>
 
 #include "models/config.hpp"
@@ -64,6 +65,8 @@ class Cpu final : public sim::EventHandler {
     std::uint64_t tag;
     double remaining;                  // ns of solo-thread work still to do
     const std::vector<int>* allowed;  // the owner's affinity (it outlives the burst); empty: any cpu
+    double v = 0;                      // EEVDF: the owner's virtual runtime and virtual deadline, ns
+    double d = 0;
   };
   struct Thread {
     std::vector<Burst> bursts;  // with a run queue: the running one first, then the waiting ones in order
@@ -75,6 +78,9 @@ class Cpu final : public sim::EventHandler {
     const BurstOwner* ended_owner = nullptr;  // run queue: whose burst ended last, when, and its slice's end
     sim::Time ended_at = -1;
     sim::Time ended_slice_end = 0;
+    double ended_v = 0;  // EEVDF: the ended head's virtual runtime and deadline, for an owner that goes on
+    double ended_d = 0;
+    double vbase = 0;    // EEVDF: the queue's average virtual runtime when it last emptied (its zero point)
     sim::EventId next;
     sim::TimeWeightedCount busy;
   };
@@ -105,17 +111,33 @@ class Cpu final : public sim::EventHandler {
   void pull_waiting(int cpu);  // run queue: an idle thread takes the oldest waiting burst it may run
   // Run queue: whether `owner`'s burst on `cpu` ended at this instant inside its slice (so it goes on there).
   [[nodiscard]] bool continues(const BurstOwner* owner, int cpu) const;
+  // EEVDF (HostConfig::Scheduler::kEevdf). The lag an owner keeps while it sleeps, and where and at which
+  // virtual runtime it went to sleep (a negative lag wears off as that queue's average passes it).
+  struct Sleeper {
+    double lag;
+    double v;
+    int cpu;
+  };
+  [[nodiscard]] bool eevdf() const { return eevdf_; }
+  [[nodiscard]] double average_v(int cpu) const;   // the queue's average virtual runtime (vbase when empty)
+  void place_woken(int cpu, Burst& b);            // sets v and d of a burst that joins cpu's queue after a sleep
+  void record_sleep(int cpu, const Burst& head, double average);
+  // Moves the next to run to the front and sets its slice's end; `head_runs`: the head is the running burst, not
+  // one that waited.
+  void pick_eevdf(int cpu, bool head_runs);
 
   sim::Simulation& sim_;
   int cores_;
   int threads_per_core_;
   double smt_pair_throughput_;
   sim::Time timeslice_;
+  bool eevdf_;
   sim::Time idle_wakeup_;
   sim::Time wakeup_latency_;
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
   std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
+  std::unordered_map<const BurstOwner*, Sleeper> sleepers_;  // EEVDF: looked up by owner, never iterated
 };
 
 // A single-threaded process: one event loop that takes work items in FIFO order and runs each as one CPU burst,

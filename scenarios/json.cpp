@@ -139,6 +139,12 @@ std::vector<models::HostConfig> parse_hosts(const json& doc) {
                show(*s.get("smt_pair_throughput")));
     }
     h.timeslice = s.duration("timeslice", h.timeslice, Sign::kNonNegative);
+    h.scheduler = s.choice<models::HostConfig::Scheduler>(
+        "scheduler", h.scheduler,
+        {{"fifo", models::HostConfig::Scheduler::kFifo}, {"eevdf", models::HostConfig::Scheduler::kEevdf}});
+    if (h.scheduler == models::HostConfig::Scheduler::kEevdf && h.timeslice == 0) {
+      fail(s.at("scheduler"), "\"eevdf\" needs a run queue: set timeslice above 0");
+    }
     h.idle_wakeup = s.duration("idle_wakeup", h.idle_wakeup, Sign::kNonNegative);
     h.wakeup_latency = s.duration("wakeup_latency", h.wakeup_latency, Sign::kNonNegative);
     hosts.push_back(std::move(h));

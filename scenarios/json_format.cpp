@@ -34,6 +34,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/hosts/*/threads_per_core", Shape::kValue},
     {"/hosts/*/smt_pair_throughput", Shape::kValue},
     {"/hosts/*/timeslice", Shape::kValue},
+    {"/hosts/*/scheduler", Shape::kValue},
     {"/hosts/*/idle_wakeup", Shape::kValue},
     {"/hosts/*/wakeup_latency", Shape::kValue},
     {"/network", Shape::kObject},

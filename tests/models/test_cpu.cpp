@@ -166,6 +166,71 @@ TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thr
   }
 }
 
+TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears off in sleep", "[world][cpu]") {
+  // Linux's EEVDF with equal weights (kernel/sched/fair.c): v is a process's virtual runtime (it grows by the time
+  // it runs), V the queue's average v, d = v + slice its virtual deadline. Next runs the eligible one (v <= V)
+  // with the earliest d, a waiting one before the running one on a tie. A process that sleeps keeps its lag
+  // V - v and wakes at v = V - lag x (n + 1) / n among n others. One thread, slices of 1000 ns; each owner is a
+  // process of its own.
+  sim::Simulation s;
+  models::HostConfig h = run_queue_host(1, 1000);
+  h.scheduler = models::HostConfig::Scheduler::kEevdf;
+  models::Cpu cpu(s, h);
+  const std::vector<int> any;
+  BurstLog a(s), b(s), c(s), heavy(s), light(s), fresh(s);
+  SECTION("a process that ran less than its share runs before an older newcomer (FIFO would run the newcomer)") {
+    // t = 0: heavy (3000 ns) and light (100) start, both at v = 0, d = 1000. heavy runs to its slice's end at
+    // 1000 (v 1000, d 2000); V = 500, so light is eligible and runs 1000-1100; it sleeps with v 100 beside
+    // heavy's 1000: lag 550 - 100 = 450. heavy runs from 1100 until 2100. At 1500 a fresh process (100 ns)
+    // joins at V = heavy's 1400 (d 2400), then light (100 ns) wakes with its lag: 450 x 3/2 = 675 below V =
+    // 1400, at v 725 (d 1725). At 2100 heavy (v 2000) gets d 3000; V = (2000 + 1400 + 725) / 3 = 1375: only
+    // light is eligible, it runs 2100-2200; then V = (2000 + 1400) / 2 = 1700 and the fresh one runs 2200-2300;
+    // heavy does its last 1000 ns by 3300.
+    cpu.start(&heavy, 1, 3000, any);
+    cpu.start(&light, 2, 100, any);
+    s.run_until(1500);
+    CHECK(light.done[2] == 1100);
+    cpu.start(&fresh, 3, 100, any);
+    cpu.start(&light, 4, 100, any);
+    s.run();
+    CHECK(light.done[4] == 2200);
+    CHECK(fresh.done[3] == 2300);
+    CHECK(heavy.done[1] == 3300);
+  }
+  // t = 0: a (1500 ns) and b (2000), both v 0, d 1000. a runs 0-1000 (v 1000, d 2000); V = 500: b runs 1000-2000
+  // (v 1000, d 2000); both eligible at V = 1000 with the same deadline: a, waiting, goes first and ends at 2500
+  // with v 1500 beside b's 1000: lag 1250 - 1500 = -250. b runs 2500-3500.
+  const auto a_then_b = [&] {
+    cpu.start(&a, 1, 1500, any);
+    cpu.start(&b, 2, 2000, any);
+  };
+  SECTION("a process that ran more than its share waits behind a newcomer") {
+    // At 2600 (b's v 1100) a wakes (100 ns) still 400 ahead of V, so its lag is still -250: x 2 / 1, v = 1600
+    // (d 2600). A new process c (100 ns) joins at V = 1350 (d 2350). When b ends at 3500, V = (1600 + 1350) / 2
+    // = 1475: only c is eligible, it runs 3500-3600, then a 3600-3700.
+    a_then_b();
+    s.run_until(2600);
+    CHECK(a.done[1] == 2500);
+    cpu.start(&a, 3, 100, any);
+    cpu.start(&c, 4, 100, any);
+    s.run();
+    CHECK(b.done[2] == 3500);
+    CHECK(c.done[4] == 3600);
+    CHECK(a.done[3] == 3700);
+  }
+  SECTION("a negative lag wears off while the process sleeps (the kernel's delayed dequeue)") {
+    // The same, but a wakes at 3000, when b's v (1500) has caught up with a's: nothing is left of the lag, a joins
+    // at v 1500 and c beside it at V = 1500, the same deadline 2500: a, queued first, runs first.
+    a_then_b();
+    s.run_until(3000);
+    cpu.start(&a, 3, 100, any);
+    cpu.start(&c, 4, 100, any);
+    s.run();
+    CHECK(a.done[3] == 3600);
+    CHECK(c.done[4] == 3700);
+  }
+}
+
 TEST_CASE("EventLoop on a run queue: a loop with more work keeps the cpu until its slice runs out",
           "[world][cpu]") {
   // One thread. Loop L gets items 1 and 2 (100 ns each) at t = 0; loop M gets item 3 (100 ns) at t = 50.
