@@ -71,7 +71,9 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
              duration=10.0, warmup=2.0, replications=3, seed=1, port=6432, background=0, auth_type="md5"):
     """cal: the calibration's costs (seconds per unit) for this pooler; script: 'select' or 'sleep5ms'.
 
-    The host schedules with a run queue and Linux's slice (hosts[].timeslice), and the per-transaction CPU costs
+    The host schedules as Linux 6.6 and later do (hosts[].scheduler "eevdf", run queues with Linux's slice as
+    hosts[].timeslice: a process that ran more than its share waits behind those that ran less), and the
+    per-transaction CPU costs
     of the pooler, Postgres and pgbench vary as lognormals with the calibration's coefficient of variation
     (variability_cv, fitted to the calibration's own p99; 0 before it is fitted). Messages cross loopback in no
     time; a wake-up onto an idle cpu costs the calibration's idle_wakeup_s of CPU and wakeup_latency_s of time."""
@@ -114,6 +116,7 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
         "run": {"duration": f"{duration}s", "warmup": f"{warmup}s", "seed": seed, "replications": replications},
         "hosts": [{"name": "local", "address": "127.0.0.1", "cores": topo["cores"],
                    "threads_per_core": topo["threads_per_core"], "timeslice": f"{linux_timeslice_us():.0f}us",
+                   "scheduler": "eevdf",
                    "idle_wakeup": us(cal.get("idle_wakeup_s", 0.0)),
                    "wakeup_latency": us(cal.get("wakeup_latency_s", 0.0))}],
         # Loopback delivers inside the sender's system call, whose cost is in the measured CPU: no time on the

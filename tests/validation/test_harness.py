@@ -11,6 +11,7 @@ import procstat  # noqa: E402
 import report  # noqa: E402
 import simulate  # noqa: E402
 import stats  # noqa: E402
+import validate  # noqa: E402
 import workload  # noqa: E402
 
 
@@ -150,3 +151,25 @@ def test_restart_scenario_follows_the_measured_case():
     assert doc["run"]["warmup"] == "1.0s" and doc["run"]["duration"] == "19.0s"
     bg = simulate.add_background(simulate.restart_scenario("e6", "test", m), 2)
     assert bg["clients"][1]["count"] == 2 and bg["clients"][1]["client_cpu"] == "1000s"
+
+
+def test_pooled_measurement_sums_cpu_and_transactions_and_averages_rates():
+    # Two measurements of one set-up: 1000 transactions with 0.02 s of pooler CPU over 1 s, and 3000 with 0.03 s
+    # over 3 s. Pooled: 4000 transactions and 0.05 s, so 12.5 us per transaction (the mean of 20 and 10 us would
+    # say 15); TPS and p99 are the plain means; the cores figures are weighted by time (0.5 x 1 + 0.1 x 3) / 4.
+    def m(tx, wall, pooler_s, p99, foreign):
+        return {"window_s": wall, "transactions": tx, "tps": tx / wall, "workers": [],
+                "latency_ms": {"mean": 1.0, "p99": p99},
+                "cpu": {"wall_s": wall, "cpu_s": {"pooler": pooler_s, "postgres": 0.0}, "wakeups": {"pooler": tx},
+                        "idle_entries": tx // 10, "machine_busy_cores": 1.0, "experiment_cores": 1.0,
+                        "foreign_cores": foreign, "unattributed_cores": 0.0, "steal_cores": 0.0, "irq_cores": 0.0,
+                        "loadavg_before": [0, 0, 0], "loadavg_after": [1, 1, 1],
+                        "foreign_runnable": {"samples": 10, "mean": 0.5, "max": 2}}}
+    p = validate.pooled_measurement([m(1000, 1.0, 0.02, 2.0, 0.5), m(3000, 3.0, 0.03, 4.0, 0.1)])
+    assert p["transactions"] == 4000 and abs(validate.per_txn(p, "pooler") - 12.5e-6) < 1e-12
+    assert p["tps"] == 1000.0 and p["latency_ms"]["p99"] == 3.0
+    assert p["cpu"]["idle_entries"] == 400 and p["cpu"]["wakeups"]["pooler"] == 4000
+    assert abs(p["cpu"]["foreign_cores"] - 0.2) < 1e-12
+    assert [r["p99_ms"] for r in p["repeats"]] == [2.0, 4.0]
+    single = m(10, 1.0, 0.0, 1.0, 0.0)
+    assert validate.pooled_measurement([single]) is single
