@@ -146,6 +146,11 @@ struct ClientGroupConfig {
   Distribution server_cpu = Distribution::constant(200'000);  // per query, backend CPU on the database host
   Distribution server_wait;                                   // per query, non-CPU time (I/O, pg_sleep)
   Distribution client_cpu;           // per transaction, on the client host (e.g. pgbench's own CPU)
+  // Per query, on the client's thread before the query leaves (pgbench's sendCommand), queued behind what the
+  // thread already has to do. A closed loop's transaction then starts, as pgbench logs it, when its thread starts
+  // sending, not when its previous one ended: pgbench reads a batch of results and sends the next queries in its
+  // next round, and the time in between is in no transaction's logged latency. Default 0 (sent at once).
+  Distribution send_cpu;
   int client_threads = 1;            // like pgbench -j: event loops on each client host that share its clients
   // Client-side CPU per connection (socket, connect, startup and authentication in the client library), run on
   // the client's thread as the connection starts, before its SYN.

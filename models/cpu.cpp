@@ -364,7 +364,9 @@ void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
     ++wakeups_;
   }
   queue_.push_back(Item{kind, arg, cost});
-  if (!running_ && !blocked_) start_next();
+  // Work posted at the very instant the loop's last burst ended comes from that burst's own effects: the process
+  // never left the cpu, and goes on there (in its slice, with a run queue) as it would after a queued item.
+  if (!running_ && !blocked_) start_next(/*continuing=*/sim_.now() == idle_since_);
 }
 
 void EventLoop::unblock() {

@@ -75,7 +75,7 @@ World::World(const WorldConfig& config, std::uint64_t seed, std::uint64_t replic
     const ClientGroupConfig& gc = config.clients[g];
     ClientGroupState st{gc, GroupStreams(seed, replication, "clients." + std::to_string(g) + "." + gc.name),
                         config.pooler.cpu.query.scaled(gc.weight), config.pooler.cpu.result.scaled(gc.weight),
-                        gc.server_cpu.scaled(gc.weight)};
+                        gc.server_cpu.scaled(gc.weight), gc.send_cpu.is_zero()};
     groups_cfg_.push_back(std::move(st));
     std::vector<int> hosts;
     for (const std::string& h : gc.hosts) hosts.push_back(host_index(config, h));
@@ -301,6 +301,17 @@ bool World::work_start(std::uint32_t kind, std::uint64_t arg) {
     case kWorkQuery:
     case kWorkClientEnd:
       return live_client(arg) >= 0;
+    case kWorkClientSend: {
+      const int c = live_client(arg);
+      if (c < 0) return false;
+      Client& cl = clients_[c];
+      if (cl.starts_at_send) {
+        // pgbench stamps a transaction's start as its thread turns to sending it (CSTATE_START_TX).
+        cl.txn_start = sim_.now();
+        cl.starts_at_send = false;
+      }
+      return true;
+    }
     case kWorkClientConnect: {
       const int c = live_client(arg);
       return c >= 0 && client_connect_start(c);
@@ -339,6 +350,9 @@ void World::work_done(std::uint32_t kind, std::uint64_t arg) {
       break;
     case kWorkClientConnect:
       if (int c = live_client(arg); c >= 0) kernel_connect(c);
+      break;
+    case kWorkClientSend:
+      if (int c = live_client(arg); c >= 0) send_query(c);
       break;
     default:
       RPSIM_ASSERT(false, "unknown work kind");

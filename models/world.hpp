@@ -84,6 +84,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     bool disconnect_after_txn = false;
     bool assigned = false;     // a given assignment decides its next connection's process
     bool txn_pending = false;  // a transaction should start right after login (per-transaction connections)
+    bool starts_at_send = false;  // a closed loop's transaction: its latency starts when its thread sends
     bool holds_thread = false;  // its blocking connection is under way: its client thread is blocked
     std::uint8_t login_rounds_left = 0;  // of pooler.login_round_trips, while logging in
   };
@@ -157,15 +158,17 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
           server_cpu(seed, replication, prefix + ".server_cpu"),
           server_wait(seed, replication, prefix + ".server_wait"),
           client_cpu(seed, replication, prefix + ".client_cpu"),
+          send_cpu(seed, replication, prefix + ".send_cpu"),
           connect_cpu(seed, replication, prefix + ".connect_cpu") {}
     sim::RandomStream start, arrivals, think, lifetime, reconnect, query, result, server_cpu, server_wait, client_cpu,
-        connect_cpu;
+        send_cpu, connect_cpu;
   };
   struct ClientGroupState {
     ClientGroupConfig config;
     GroupStreams rng;
     Distribution query_cost, result_cost;  // pooler CPU per message, scaled by the group's weight
     Distribution server_cpu;
+    bool sends_at_once = true;  // send_cpu is 0: queries leave without a work item on the client's thread
   };
 
   // ---- event and work kinds ---------------------------------------------------------------------------------------
@@ -177,7 +180,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     kLoginResponseArrive,
     // work items on event loops
     kWorkLogin, kWorkLoginStep, kWorkQuery, kWorkResult, kWorkServerLogin, kWorkBackendStart, kWorkExec, kWorkReset, kWorkClientEnd,
-    kWorkClientConnect,
+    kWorkClientConnect, kWorkClientSend,
   };
   static std::uint64_t ref(std::uint32_t gen, int id) { return (static_cast<std::uint64_t>(gen) << 32) | static_cast<std::uint32_t>(id); }
   static int ref_id(std::uint64_t r) { return static_cast<int>(r & 0xffffffffu); }
@@ -232,6 +235,16 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   void client_after_login(int c);
   void begin_transaction(int c, sim::Time start);
   void send_query(int c);
+  // The client's thread sends a query: at once when its group's send_cpu is 0 (inline: once per query), else as
+  // a work item on the thread (clients[].send_cpu), then send_query.
+  void client_send(int c) {
+    if (groups_cfg_[clients_[c].group].sends_at_once) {
+      send_query(c);
+    } else {
+      client_send_on_thread(c);
+    }
+  }
+  void client_send_on_thread(int c);
   void client_result(int c);
   void client_transaction_end(int c);
   void client_after_transaction(int c);

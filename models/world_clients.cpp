@@ -115,10 +115,24 @@ void World::begin_transaction(int c, sim::Time start) {
   }
   cl.state = ClientState::kInTransaction;
   if (!cl.txn_pending) cl.txn_start = start;
+  cl.starts_at_send = g.config.mode == LoopMode::kClosed && !cl.txn_pending;
   cl.attributed_at = sim_.now();
   cl.queries_left = g.config.queries_per_transaction;
   processes_[cl.process].in_transaction.add(sim_.now(), 1);
-  send_query(c);
+  client_send(c);
+}
+
+void World::client_send_on_thread(int c) {
+  Client& cl = clients_[c];
+  ClientGroupState& g = groups_cfg_[cl.group];
+  const sim::Time cost = g.config.send_cpu.sample(g.rng.send_cpu);
+  if (cost <= 0) {
+    // Sent at once, also from a thread that is blocked: a blocking connect sends its first query before it
+    // returns (client_connected).
+    send_query(c);
+    return;
+  }
+  client_loops_[cl.thread]->post(kWorkClientSend, client_ref(c), cost);
 }
 
 void World::send_query(int c) {
@@ -129,7 +143,7 @@ void World::client_result(int c) {
   Client& cl = clients_[c];
   RPSIM_ASSERT(cl.state == ClientState::kInTransaction, "a result reaches a client inside a transaction");
   if (--cl.queries_left > 0) {
-    send_query(c);
+    client_send(c);
     return;
   }
   ClientGroupState& g = groups_cfg_[cl.group];

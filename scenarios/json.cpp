@@ -417,6 +417,7 @@ models::ClientGroupConfig parse_client_group(const json& value, const std::strin
   g.server_cpu = s.distribution("server_cpu", g.server_cpu);
   g.server_wait = s.distribution("server_wait", g.server_wait);
   g.client_cpu = s.distribution("client_cpu", g.client_cpu);
+  g.send_cpu = s.distribution("send_cpu", g.send_cpu);
   g.client_threads = s.integer("client_threads", g.client_threads, 1, 4096);
   g.connect_cpu = s.distribution("connect_cpu", g.connect_cpu);
   g.wakeup = s.duration("wakeup", g.wakeup, Sign::kNonNegative);

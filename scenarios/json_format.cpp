@@ -101,6 +101,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/clients/*/server_cpu", Shape::kDistribution},
     {"/clients/*/server_wait", Shape::kDistribution},
     {"/clients/*/client_cpu", Shape::kDistribution},
+    {"/clients/*/send_cpu", Shape::kDistribution},
     {"/clients/*/client_threads", Shape::kValue},
     {"/clients/*/connect_cpu", Shape::kDistribution},
     {"/clients/*/wakeup", Shape::kValue},

@@ -324,6 +324,26 @@ struct ChainLog final : models::EventLoop::Owner {
 };
 }  // namespace
 
+TEST_CASE("EventLoop on a run queue: work a burst's own effects post at its end goes on on the same cpu",
+          "[world][cpu]") {
+  // One thread, slices of 10 us. Loop L runs item 5 (100 ns) from 0; loop M posts item 3 (100 ns) at 50, which
+  // waits. When 5 ends at 100, its effects post L's item 6 (100 ns) at that instant: L never left the cpu, so
+  // 6 runs first and ends at 200, and M's 3 at 300 (were 6 a new wake-up, M, waiting since 50, would go first).
+  sim::Simulation s;
+  models::Cpu cpu(s, run_queue_host(1, 10'000));
+  ChainLog log(s);
+  LoopLog other(s);
+  models::EventLoop l(s, cpu, log, {}), m(s, cpu, other, {});
+  log.loop = &l;
+  l.post(0, 5, 100);
+  s.run_until(50);
+  m.post(0, 3, 100);
+  s.run();
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{5, 100}, {6, 200}});
+  CHECK(other.done == std::vector<P>{{3, 300}});
+}
+
 TEST_CASE("EventLoop: a wake-up cost is paid once per busy period", "[world][cpu]") {
   // Wake-up 50 ns. At t = 10 two items of 100 and 200 ns reach the idle loop: one wake-up, so they end at
   // 10 + 50 + 100 = 160 and 160 + 200 = 360. At t = 1000 item 5 (100 ns) wakes it again: ends at 1150; the
@@ -436,6 +456,30 @@ TEST_CASE("World: isolated transactions pay the idle cpus' wake-ups in the poole
     CHECK(r.postgres_cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + idle)).epsilon(0.02));
     CHECK(static_cast<double>(r.postgres_idle_wakeups) / n == Approx(1.0).epsilon(0.02));
     CHECK(r.postgres_wakeups == r.postgres_idle_wakeups);
+  }
+}
+
+TEST_CASE("World: send_cpu queues the next query behind the thread's other work; the latency starts at the send",
+          "[world][cpu]") {
+  // Two clients on one client thread (one core, processor sharing: the loop runs its items one by one), Postgres
+  // a pure 100 us delay, every other cost 0 but the thread's: 10 us to read a result (client_cpu) and 5 us to
+  // send a query (send_cpu). Both start at once: A sends 0-5, B 5-10; results at 105 and 110; A's result is read
+  // 105-115, B's 115-125; A's next send, posted at 115, waits behind B's read: 125-130, B's 130-135, and so on
+  // with a cycle of 125 us: 2 / 125 us = 16,000 TPS. pgbench logs from the send's start to the result's read:
+  // A 125 -> 240 (115 us), B 130 -> 250 (120 us): mean 117.5 us, 7.5 us under the cycle (the wait between a read
+  // and the next send). With the 15 us all on the read (send_cpu 0), the cycle is 115 us and the latency all of
+  // it.
+  for (const bool split : {true, false}) {
+    WorldConfig w = minimal_world(1);
+    w.clients[0].count = 2;
+    w.clients[0].server_wait = Distribution::constant(100 * kUs);
+    w.clients[0].client_cpu = Distribution::constant(split ? 10 * kUs : 15 * kUs);
+    if (split) w.clients[0].send_cpu = Distribution::constant(5 * kUs);
+    models::World world(w, 5, 0);
+    const models::RunResult r = world.run(10 * kMs, 100 * kMs);
+    const double cycle_us = split ? 125 : 115;
+    CHECK(r.throughput_tps == Approx(2 / (cycle_us * 1e-6)).epsilon(0.005));
+    CHECK(r.latency.mean() / 1e3 == Approx(split ? 117.5 : 115.0).epsilon(0.005));
   }
 }
 
