@@ -293,23 +293,24 @@ double Cpu::average_v(int cpu) const {
 }
 
 void Cpu::record_sleep(int cpu, const Burst& head, double average) {
-  // place_entity's limit: a lag of at most two slices either way (the kernel also allows one tick; a slice is
-  // longer here).
+  // place_entity's limit: a lag of at most two slices either way. (The kernel takes the larger of that and one
+  // tick, 4 ms at HZ=250; bursts of microseconds build lags far below either.)
   const double limit = 2.0 * static_cast<double>(timeslice_);
-  sleepers_[head.owner] = Sleeper{std::clamp(average - head.v, -limit, limit), head.v, cpu};
+  BurstOwner& o = *head.owner;
+  o.sleep_lag_ = std::clamp(average - head.v, -limit, limit);
+  o.sleep_v_ = head.v;
+  o.sleep_cpu_ = cpu;
 }
 
 void Cpu::place_woken(int cpu, Burst& b) {
   const Thread& th = threads_[cpu];
   const double average = average_v(cpu);
-  double lag = 0;
-  if (auto it = sleepers_.find(b.owner); it != sleepers_.end()) {
-    lag = it->second.lag;
-    if (lag < 0 && it->second.cpu == cpu) {
-      // Delayed dequeue: a sleeper that ran ahead stays on its queue until the average catches up with it, so
-      // what is left of its negative lag is how far it is still ahead.
-      lag = std::min(0.0, std::max(lag, average - it->second.v));
-    }
+  const BurstOwner& o = *b.owner;
+  double lag = o.sleep_lag_;  // 0 for an owner that never ran
+  if (lag < 0 && o.sleep_cpu_ == cpu) {
+    // Delayed dequeue: a sleeper that ran ahead stays on its queue until the average catches up with it, so what
+    // is left of its negative lag is how far it is still ahead.
+    lag = std::min(0.0, std::max(lag, average - o.sleep_v_));
   }
   // place_entity: joining moves the average by lag / (n + 1), so the lag is scaled by (n + 1) / n to keep it.
   const auto n = static_cast<double>(th.bursts.size());

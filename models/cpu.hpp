@@ -5,7 +5,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <unordered_map>
 #include <vector>
 
 #include "models/config.hpp"
@@ -21,6 +20,14 @@ class BurstOwner {
 
  protected:
   ~BurstOwner() = default;
+
+ private:
+  friend class Cpu;
+  // Kept by Cpu under EEVDF (HostConfig::Scheduler::kEevdf): the lag the owner keeps while it sleeps, and on which
+  // cpu and at which virtual runtime it went to sleep (a negative lag wears off as that queue's average passes it).
+  double sleep_lag_ = 0;
+  double sleep_v_ = 0;
+  int sleep_cpu_ = -1;
 };
 
 // Work is measured in nanoseconds of one hardware thread running alone on its core. A thread runs its bursts in
@@ -111,13 +118,7 @@ class Cpu final : public sim::EventHandler {
   void pull_waiting(int cpu);  // run queue: an idle thread takes the oldest waiting burst it may run
   // Run queue: whether `owner`'s burst on `cpu` ended at this instant inside its slice (so it goes on there).
   [[nodiscard]] bool continues(const BurstOwner* owner, int cpu) const;
-  // EEVDF (HostConfig::Scheduler::kEevdf). The lag an owner keeps while it sleeps, and where and at which
-  // virtual runtime it went to sleep (a negative lag wears off as that queue's average passes it).
-  struct Sleeper {
-    double lag;
-    double v;
-    int cpu;
-  };
+  // EEVDF (HostConfig::Scheduler::kEevdf).
   [[nodiscard]] bool eevdf() const { return eevdf_; }
   [[nodiscard]] double average_v(int cpu) const;   // the queue's average virtual runtime (vbase when empty)
   void place_woken(int cpu, Burst& b);            // sets v and d of a burst that joins cpu's queue after a sleep
@@ -137,7 +138,6 @@ class Cpu final : public sim::EventHandler {
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
   std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
-  std::unordered_map<const BurstOwner*, Sleeper> sleepers_;  // EEVDF: looked up by owner, never iterated
 };
 
 // A single-threaded process: one event loop that takes work items in FIFO order and runs each as one CPU burst,
