@@ -517,6 +517,9 @@ def exp3_case(ctx, kind, cal, case, workers, clients):
             lambda r: sum(x["cpu_seconds"] - 2 * cal.get("softirq_per_packet_s", 0.0) * x["transactions"]
                           for x in r["processes"]) / r["duration_s"],
             m["cpu"]["cpu_s"]["pooler"] / m["window_s"], None, "info"),
+        # Everything runs on the one host, so the pooler host's utilization is the whole machine's.
+        fig("machine busy cores", p, pb, lambda r: r["pooler_host"]["utilization"] * procstat.NCPU,
+            m["cpu"]["machine_busy_cores"], None, "info"),
     ] + cpu_per_txn_figures(cal["scripts"]["select"], m, p, pb)
 
 
