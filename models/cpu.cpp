@@ -207,9 +207,7 @@ void Cpu::finish_bursts(int cpu) {
     th.slice_end = now + timeslice_;
     if (eevdf()) {
       // The queue's average as it was with the head still in it (only the head runs, so the rest kept theirs).
-      double sum = head.v;
-      for (const Burst& b : th.bursts) sum += b.v;
-      const double average = sum / static_cast<double>(th.bursts.size() + 1);
+      const double average = sum_v(th, head.v) / static_cast<double>(th.bursts.size() + 1);
       th.ended_v = head.v;
       th.ended_d = head.d;
       record_sleep(cpu, head, average);
@@ -284,12 +282,14 @@ void Cpu::pull_waiting(int cpu) {
   if (core_of(from) != core_of(cpu)) refresh_core(core_of(from));  // its count changed; its head did not
 }
 
+double Cpu::sum_v(const Thread& th, double sum) {
+  for (const Burst& b : th.bursts) sum += b.v;
+  return sum;
+}
+
 double Cpu::average_v(int cpu) const {
   const Thread& th = threads_[cpu];
-  if (th.bursts.empty()) return th.vbase;
-  double sum = 0;
-  for (const Burst& b : th.bursts) sum += b.v;
-  return sum / static_cast<double>(th.bursts.size());
+  return th.bursts.empty() ? th.vbase : sum_v(th) / static_cast<double>(th.bursts.size());
 }
 
 void Cpu::record_sleep(int cpu, const Burst& head, double average) {
@@ -332,9 +332,9 @@ void Cpu::pick_eevdf(int cpu, bool head_runs) {
     const std::size_t k = head_runs ? (i + 1) % n : i;  // a running head last
     const Burst& b = th.bursts[k];
     if (b.v > average + 1e-6) continue;
-    if (best == th.bursts.size() || b.d < th.bursts[best].d) best = k;
+    if (best == n || b.d < th.bursts[best].d) best = k;
   }
-  RPSIM_ASSERT(best < th.bursts.size(), "EEVDF finds an eligible burst");
+  RPSIM_ASSERT(best < n, "EEVDF finds an eligible burst");
   if (best != 0) std::rotate(th.bursts.begin(), th.bursts.begin() + static_cast<std::ptrdiff_t>(best),
                              th.bursts.begin() + static_cast<std::ptrdiff_t>(best) + 1);
   Burst& head = th.bursts.front();

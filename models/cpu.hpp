@@ -120,6 +120,8 @@ class Cpu final : public sim::EventHandler {
   [[nodiscard]] bool continues(const BurstOwner* owner, int cpu) const;
   // EEVDF (HostConfig::Scheduler::kEevdf).
   [[nodiscard]] bool eevdf() const { return eevdf_; }
+  // `sum` plus the virtual runtimes of the bursts on a thread, added in queue order.
+  [[nodiscard]] static double sum_v(const Thread& th, double sum = 0);
   [[nodiscard]] double average_v(int cpu) const;   // the queue's average virtual runtime (vbase when empty)
   void place_woken(int cpu, Burst& b);            // sets v and d of a burst that joins cpu's queue after a sleep
   void record_sleep(int cpu, const Burst& head, double average);
