@@ -199,33 +199,30 @@ TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears 
   }
   // t = 0: a (1500 ns) and b (2000), both v 0, d 1000. a runs 0-1000 (v 1000, d 2000); V = 500: b runs 1000-2000
   // (v 1000, d 2000); both eligible at V = 1000 with the same deadline: a, waiting, goes first and ends at 2500
-  // with v 1500 beside b's 1000: lag 1250 - 1500 = -250. b runs 2500-3500.
-  const auto a_then_b = [&] {
+  // with v 1500 beside b's 1000: lag 1250 - 1500 = -250. b runs 2500-3500. At `wake`, a wakes (100 ns) and a new
+  // process c (100 ns) joins.
+  const auto a_b_then_a_and_c_at = [&](Time wake) {
     cpu.start(&a, 1, 1500, any);
     cpu.start(&b, 2, 2000, any);
-  };
-  SECTION("a process that ran more than its share waits behind a newcomer") {
-    // At 2600 (b's v 1100) a wakes (100 ns) still 400 ahead of V, so its lag is still -250: x 2 / 1, v = 1600
-    // (d 2600). A new process c (100 ns) joins at V = 1350 (d 2350). When b ends at 3500, V = (1600 + 1350) / 2
-    // = 1475: only c is eligible, it runs 3500-3600, then a 3600-3700.
-    a_then_b();
-    s.run_until(2600);
-    CHECK(a.done[1] == 2500);
+    s.run_until(wake);
     cpu.start(&a, 3, 100, any);
     cpu.start(&c, 4, 100, any);
     s.run();
+    CHECK(a.done[1] == 2500);
     CHECK(b.done[2] == 3500);
+  };
+  SECTION("a process that ran more than its share waits behind a newcomer") {
+    // At 2600 (b's v 1100) a wakes still 400 ahead of V, so its lag is still -250: x 2 / 1, v = 1600 (d 2600). c
+    // joins at V = 1350 (d 2350). When b ends at 3500, V = (1600 + 1350) / 2 = 1475: only c is eligible, it runs
+    // 3500-3600, then a 3600-3700.
+    a_b_then_a_and_c_at(2600);
     CHECK(c.done[4] == 3600);
     CHECK(a.done[3] == 3700);
   }
   SECTION("a negative lag wears off while the process sleeps (the kernel's delayed dequeue)") {
     // The same, but a wakes at 3000, when b's v (1500) has caught up with a's: nothing is left of the lag, a joins
     // at v 1500 and c beside it at V = 1500, the same deadline 2500: a, queued first, runs first.
-    a_then_b();
-    s.run_until(3000);
-    cpu.start(&a, 3, 100, any);
-    cpu.start(&c, 4, 100, any);
-    s.run();
+    a_b_then_a_and_c_at(3000);
     CHECK(a.done[3] == 3600);
     CHECK(c.done[4] == 3700);
   }
