@@ -73,9 +73,8 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
 
     The host schedules as Linux 6.6 and later do (hosts[].scheduler "eevdf", run queues with Linux's slice as
     hosts[].timeslice: a process that ran more than its share waits behind those that ran less), and the
-    per-transaction CPU costs
-    of the pooler, Postgres and pgbench vary as lognormals with the calibration's coefficient of variation
-    (variability_cv, fitted to the calibration's own p99; 0 before it is fitted). Messages cross loopback in no
+    per-transaction CPU costs of the pooler, Postgres and pgbench vary as lognormals with the calibration's
+    coefficient of variation (variability_cv, fitted to the calibration's own p99; 0 before it is fitted). Messages cross loopback in no
     time; a wake-up onto an idle cpu costs the calibration's idle_wakeup_s of CPU and wakeup_latency_s of time."""
     topo = host_topology()
     costs = cal["scripts"][script]
