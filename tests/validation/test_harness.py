@@ -173,3 +173,37 @@ def test_pooled_measurement_sums_cpu_and_transactions_and_averages_rates():
     assert [r["p99_ms"] for r in p["repeats"]] == [2.0, 4.0]
     single = m(10, 1.0, 0.0, 1.0, 0.0)
     assert validate.pooled_measurement([single]) is single
+
+
+def test_settle_costs_counts_idle_wakeups_with_a_cost_spread(monkeypatch):
+    # A stand-in for rpsim that behaves as the real one did on the 09:41 rpool calibration: with constant costs
+    # (cv 0) the simulated processes lock into a periodic order in which Postgres wakes an idle cpu on 1 of 4
+    # transactions; with any spread, on 1 of 20. The p99 rises with the spread: 0.2 + 0.2 x cv ms.
+    # Measured (per select-only transaction): Postgres 25 us; a wake-up onto an idle cpu costs 20 us. The cost that
+    # must come out is 25 - 20 x 0.05 = 24 us (not 25 - 20 x 0.25 = 20 us), and the cv that gives the measured p99
+    # 0.38 ms is 0.9.
+    seen_cv = []
+
+    def fake_run(rpsim, doc, threads=2):
+        cv = doc["clients"][0]["server_cpu"]["cv"] if isinstance(doc["clients"][0]["server_cpu"], dict) else 0.0
+        if doc["name"].endswith("_idle"):
+            seen_cv.append(cv)  # the counts of idle wake-ups (the cv fit's own runs try 0 as its lower bound)
+        per = 0.25 if cv == 0 else 0.05
+        return {"processes": [{"transactions": 1000, "idle_wakeups": 0}],
+                "client_threads": {"idle_wakeups": 0}, "postgres": {"idle_wakeups": per * 1000},
+                "latency_ms": {"p99": 0.2 + 0.2 * cv}}
+
+    monkeypatch.setattr(simulate, "run", fake_run)
+
+    def phase(pooler, postgres, pgbench, p99=0.38):  # us per transaction, over 1000 transactions
+        return {"transactions": 1000, "tps": 1000.0, "latency_ms": {"mean": 0.1, "p99": p99},
+                "cpu": {"cpu_s": {"pooler": pooler * 1e-3, "postgres": postgres * 1e-3, "pgbench": pgbench * 1e-3}}}
+    phases = {"select": phase(15, 25, 10), "sleep5ms": phase(18, 30, 10), "connect": phase(80, 40, 120)}
+    cal = {"scripts": {"select": {}, "sleep5ms": {}}, "pooler_login_s": 70e-6, "pooler_login_process_s": 70e-6}
+    ctx = type("Ctx", (), {"rpsim": "rpsim", "quick": False})()
+    validate.settle_costs(ctx, "rpool", cal, 20e-6, phases)
+    assert seen_cv[:3] == [validate.PROVISIONAL_VARIABILITY_CV] * 3  # never counted with constant costs,
+    assert len(seen_cv) == 6 and 0.87 < seen_cv[-1] < 0.93  # and counted again with the fitted spread
+    assert abs(cal["scripts"]["select"]["postgres_per_txn_s"] - 24e-6) < 1e-12
+    assert abs(cal["variability_cv"] - 0.9) < 0.03  # the bisection's resolution: 3 / 2^7
+    assert cal["idle_wakeup_s"] == 20e-6
