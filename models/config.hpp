@@ -39,7 +39,8 @@ struct HostConfig {
   // lag (the queue's average minus its own, at most two slices either way) across a sleep and is placed with it
   // when it wakes, so one that ran less than its share runs first and one that ran more waits (a busy pooler
   // behind many light backends). A negative lag wears off while the process sleeps, as the kernel's delayed
-  // dequeue lets it; a wake-up does not preempt the running process before its slice is used (RUN_TO_PARITY).
+  // dequeue lets it. A wake-up preempts the running process when the woken one is what the queue would pick now,
+  // unless the running one is still eligible (RUN_TO_PARITY: it then keeps the cpu until its slice is used).
   // Needs timeslice > 0.
   enum class Scheduler { kFifo, kEevdf };
   Scheduler scheduler = Scheduler::kFifo;

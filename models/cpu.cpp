@@ -89,6 +89,7 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
   Burst b{owner, tag, static_cast<double>(work), &allowed};
   if (eevdf()) place_woken(cpu, b);
   th.bursts.push_back(b);
+  if (eevdf() && th.bursts.size() > 1) preempt_for_woken(cpu);
   // A placed burst's deadline is a slice past its virtual runtime, so under EEVDF too its slice ends then.
   if (th.bursts.size() == 1) th.slice_end = sim_.now() + timeslice_;
   refresh_core(core);
@@ -339,6 +340,25 @@ void Cpu::pick_eevdf(int cpu, bool head_runs) {
                              th.bursts.begin() + static_cast<std::ptrdiff_t>(best) + 1);
   Burst& head = th.bursts.front();
   if (head.d - head.v < 1) head.d = head.v + static_cast<double>(timeslice_);
+  th.slice_end = sim_.now() + finish_delay(head.d - head.v);
+}
+
+void Cpu::preempt_for_woken(int cpu) {
+  // check_preempt_wakeup_fair: the woken burst (the last) takes the cpu at once when it is what the queue would
+  // pick now. RUN_TO_PARITY keeps the running head while it is still eligible; once it has run ahead of the
+  // average, the wakee preempts it if the wakee is eligible and no other waiting burst would come first (the
+  // earliest deadline, an earlier waiting one on a tie). The preempted head keeps its v and d, so the rest of its
+  // slice is there when it is picked again.
+  Thread& th = threads_[cpu];
+  const double average = average_v(cpu);
+  const std::size_t woken = th.bursts.size() - 1;
+  const Burst& w = th.bursts[woken];
+  if (th.bursts.front().v <= average + 1e-6 || w.v > average + 1e-6) return;
+  for (std::size_t i = 1; i < woken; ++i) {
+    if (th.bursts[i].v <= average + 1e-6 && th.bursts[i].d <= w.d) return;
+  }
+  std::rotate(th.bursts.begin(), th.bursts.begin() + static_cast<std::ptrdiff_t>(woken), th.bursts.end());
+  const Burst& head = th.bursts.front();
   th.slice_end = sim_.now() + finish_delay(head.d - head.v);
 }
 

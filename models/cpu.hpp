@@ -128,6 +128,8 @@ class Cpu final : public sim::EventHandler {
   // Moves the next to run to the front and sets its slice's end; `head_runs`: the head is the running burst, not
   // one that waited.
   void pick_eevdf(int cpu, bool head_runs);
+  // A burst just queued behind a running head: whether it preempts it (Linux's wake-up preemption).
+  void preempt_for_woken(int cpu);
 
   sim::Simulation& sim_;
   int cores_;

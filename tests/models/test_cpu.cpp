@@ -170,8 +170,9 @@ TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears 
   // Linux's EEVDF with equal weights (kernel/sched/fair.c): v is a process's virtual runtime (it grows by the time
   // it runs), V the queue's average v, d = v + slice its virtual deadline. Next runs the eligible one (v <= V)
   // with the earliest d, a waiting one before the running one on a tie. A process that sleeps keeps its lag
-  // V - v and wakes at v = V - lag x (n + 1) / n among n others. One thread, slices of 1000 ns; each owner is a
-  // process of its own.
+  // V - v and wakes at v = V - lag x (n + 1) / n among n others. A wake-up preempts the running process when
+  // the woken one is what the queue would pick now, unless the running one is still eligible (RUN_TO_PARITY).
+  // One thread, slices of 1000 ns; each owner is a process of its own.
   sim::Simulation s;
   models::HostConfig h = run_queue_host(1, 1000);
   h.scheduler = models::HostConfig::Scheduler::kEevdf;
@@ -181,11 +182,13 @@ TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears 
   SECTION("a process that ran less than its share runs before an older newcomer (FIFO would run the newcomer)") {
     // t = 0: heavy (3000 ns) and light (100) start, both at v = 0, d = 1000. heavy runs to its slice's end at
     // 1000 (v 1000, d 2000); V = 500, so light is eligible and runs 1000-1100; it sleeps with v 100 beside
-    // heavy's 1000: lag 550 - 100 = 450. heavy runs from 1100 until 2100. At 1500 a fresh process (100 ns)
-    // joins at V = heavy's 1400 (d 2400), then light (100 ns) wakes with its lag: 450 x 3/2 = 675 below V =
-    // 1400, at v 725 (d 1725). At 2100 heavy (v 2000) gets d 3000; V = (2000 + 1400 + 725) / 3 = 1375: only
-    // light is eligible, it runs 2100-2200; then V = (2000 + 1400) / 2 = 1700 and the fresh one runs 2200-2300;
-    // heavy does its last 1000 ns by 3300.
+    // heavy's 1000: lag 550 - 100 = 450. heavy runs on from 1100. At 1500 a fresh process (100 ns) joins at
+    // V = heavy's 1400 (d 2400); V stays 1400 and heavy, not ahead of it, keeps the cpu (RUN_TO_PARITY). Then
+    // light (100 ns) wakes with its lag: 450 x 3/2 = 675 below V = 1400, at v 725 (d 1725). Now V = (1400 +
+    // 1400 + 725) / 3 = 1175: heavy is ahead of it, and light, the only eligible one, preempts it: 1500-1600.
+    // Then V = 1400: heavy (d 2000) before fresh (d 2400); heavy runs the rest of its slice, 600 ns, to 2200
+    // (v 2000, d 3000); V = 1700, the fresh one runs 2200-2300; heavy does its last 1000 ns by 3300. (Without
+    // wake-up preemption light would have waited until heavy's slice ended at 2100, and ended at 2200.)
     cpu.start(&heavy, 1, 3000, any);
     cpu.start(&light, 2, 100, any);
     s.run_until(1500);
@@ -193,7 +196,7 @@ TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears 
     cpu.start(&fresh, 3, 100, any);
     cpu.start(&light, 4, 100, any);
     s.run();
-    CHECK(light.done[4] == 2200);
+    CHECK(light.done[4] == 1600);
     CHECK(fresh.done[3] == 2300);
     CHECK(heavy.done[1] == 3300);
   }
