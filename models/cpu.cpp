@@ -358,6 +358,7 @@ void Cpu::preempt_for_woken(int cpu) {
     if (th.bursts[i].v <= average + 1e-6 && th.bursts[i].d <= w.d) return;
   }
   std::rotate(th.bursts.begin(), th.bursts.begin() + static_cast<std::ptrdiff_t>(woken), th.bursts.end());
+  ++th.bursts[1].owner->preempted_;
   const Burst& head = th.bursts.front();
   th.slice_end = sim_.now() + finish_delay(head.d - head.v);
 }

@@ -20,6 +20,8 @@ class BurstOwner {
 
  protected:
   ~BurstOwner() = default;
+  // Times a woken process took the cpu from this one while it ran (EEVDF wake-up preemption), counted by Cpu.
+  std::uint64_t preempted_ = 0;
 
  private:
   friend class Cpu;
@@ -189,6 +191,9 @@ class EventLoop final : public BurstOwner {
   [[nodiscard]] std::uint64_t wakeups() const { return wakeups_; }
   // Of those, the ones whose first burst started on an idle cpu (counted whether or not that costs CPU).
   [[nodiscard]] std::uint64_t idle_wakeups() const { return idle_wakeups_; }
+  // Times its burst was preempted by a woken one (Cpu::preempt_for_woken; what /proc calls involuntary context
+  // switches, as far as the model has them).
+  [[nodiscard]] std::uint64_t preemptions() const { return preempted_; }
 
   [[nodiscard]] const std::vector<int>& affinity() const { return affinity_; }
   [[nodiscard]] int last_cpu() const { return last_cpu_; }
@@ -200,6 +205,7 @@ class EventLoop final : public BurstOwner {
     work_done_ = 0;
     wakeups_ = 0;
     idle_wakeups_ = 0;
+    preempted_ = 0;
   }
 
  private:

@@ -431,6 +431,7 @@ RunResult World::collect(double wall_s) {
     pr.cpu_seconds = p.loop->cpu_seconds();
     pr.wakeups = p.loop->wakeups();
     pr.idle_wakeups = p.loop->idle_wakeups();
+    pr.preemptions = p.loop->preemptions();
     pr.wait_mean_ms = p.wait.mean() / 1e6;
     pr.wait_p99_ms = static_cast<double>(p.wait.quantile(0.99)) / 1e6;
     pr.servers_mean = p.servers.mean(now);
@@ -446,12 +447,14 @@ RunResult World::collect(double wall_s) {
     r.client_cpu_seconds += loop->cpu_seconds();
     r.client_wakeups += loop->wakeups();
     r.client_idle_wakeups += loop->idle_wakeups();
+    r.client_preemptions += loop->preemptions();
   }
   for (const Server& sv : servers_) {
     if (!sv.loop) continue;
     r.postgres_cpu_seconds += sv.loop->cpu_seconds();
     r.postgres_wakeups += sv.loop->wakeups();
     r.postgres_idle_wakeups += sv.loop->idle_wakeups();
+    r.postgres_preemptions += sv.loop->preemptions();
   }
   r.backends_mean = backends_.mean(now);
   r.backends_max = backends_.max();

@@ -18,6 +18,7 @@ namespace rpsim_test {
 struct BurstLog final : models::BurstOwner {
   explicit BurstLog(sim::Simulation& s) : sim(s) {}
   void burst_done(std::uint64_t tag) override { done[tag] = sim.now(); }
+  [[nodiscard]] std::uint64_t preempted() const { return preempted_; }
   sim::Simulation& sim;
   std::map<std::uint64_t, sim::Time> done;
 };

@@ -199,6 +199,9 @@ TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears 
     CHECK(light.done[4] == 1600);
     CHECK(fresh.done[3] == 2300);
     CHECK(heavy.done[1] == 3300);
+    CHECK(heavy.preempted() == 1);  // by light at 1500; its slice's end at 1000 and 2200 are not preemptions
+    CHECK(light.preempted() == 0);
+    CHECK(fresh.preempted() == 0);
   }
   // t = 0: a (1500 ns) and b (2000), both v 0, d 1000. a runs 0-1000 (v 1000, d 2000); V = 500: b runs 1000-2000
   // (v 1000, d 2000); both eligible at V = 1000 with the same deadline: a, waiting, goes first and ends at 2500

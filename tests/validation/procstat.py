@@ -39,9 +39,12 @@ def proc_cpu_seconds(pid, reaped=False):
     return ticks / CLK_TCK
 
 
-def voluntary_switches(pid):
-    """Voluntary context switches of all of a process's threads: each is a sleep in a blocking call (epoll_wait
-    for a pooler), so the count is the number of times it was woken. None when the process is gone."""
+def context_switches(pid, kind="voluntary"):
+    """Context switches of all of a process's threads. Voluntary ones are sleeps in a blocking call (epoll_wait for
+    a pooler), so their count is the number of times it was woken; "nonvoluntary" ones are the times the scheduler
+    took the cpu from it while it could still run (a woken process preempting it, or its slice running out).
+    None when the process is gone."""
+    key = f"{kind}_ctxt_switches:"
     total, seen = 0, False
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -51,7 +54,7 @@ def voluntary_switches(pid):
         try:
             with open(f"/proc/{pid}/task/{tid}/status") as f:
                 for line in f:
-                    if line.startswith("voluntary_ctxt_switches:"):
+                    if line.startswith(key):
                         total += int(line.split()[1])
                         seen = True
         except OSError:
@@ -150,7 +153,9 @@ class CpuGroups:
                 "all": all_processes_cpu(), "reaping": sorted(self.reaping)}
         for g in self.groups:
             snap["procs"][g] = {pid: proc_cpu_seconds(pid, g in self.reaping) for pid in self._pids(g)}
-        snap["wakes"] = {g: {pid: voluntary_switches(pid) for pid in self._pids(g)} for g in self.wakeups}
+        snap["wakes"] = {g: {pid: context_switches(pid) for pid in self._pids(g)} for g in self.wakeups}
+        snap["preempts"] = {g: {pid: context_switches(pid, "nonvoluntary") for pid in self._pids(g)}
+                            for g in self.wakeups}
         snap["procs"]["harness"] = {os.getpid(): proc_cpu_seconds(os.getpid())}
         return snap
 
@@ -173,9 +178,10 @@ def delta(a, b, wall):
         if g in reaping:
             total -= sum(ca or 0.0 for pid, ca in a["procs"].get(g, {}).items() if b["procs"][g].get(pid) is None)
         groups[g] = total
-    wakeups = {}
-    for g, pids in b.get("wakes", {}).items():
-        wakeups[g] = sum(wb - (a["wakes"].get(g, {}).get(pid) or 0) for pid, wb in pids.items() if wb is not None)
+    def switches(key):
+        return {g: sum(nb - (a.get(key, {}).get(g, {}).get(pid) or 0) for pid, nb in pids.items() if nb is not None)
+                for g, pids in b.get(key, {}).items()}
+    wakeups = switches("wakes")
     ma, mb = a["machine"], b["machine"]
     busy = mb["busy"] - ma["busy"]
     steal = mb["steal"] - ma["steal"]
@@ -187,6 +193,7 @@ def delta(a, b, wall):
         "cpu_s": groups,
         "per_pid_cpu_s": per_pid,
         "wakeups": wakeups,
+        "preemptions": switches("preempts"),  # involuntary context switches
         "machine_busy_cores": busy / wall,
         "experiment_cores": own / wall,
         # Other processes' CPU, read from each of them (ksoftirqd is the network's, not a neighbour's).

@@ -3,6 +3,7 @@ scenario documents and the report. No Postgres, no pooler."""
 import json
 import os
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -77,6 +78,16 @@ def test_proc_readers_see_this_process():
     assert d["cpu_s"]["me"] >= 0 and d["foreign_cores"] >= 0 and d["unattributed_cores"] >= 0
     every = procstat.all_processes_cpu()
     assert every["all"] >= procstat.proc_cpu_seconds(os.getpid()) and every["ksoftirqd"] >= 0
+    # Context switches: a sleep is a voluntary one; a process that is gone has none.
+    time.sleep(0.01)
+    assert procstat.context_switches(os.getpid()) >= 1
+    assert procstat.context_switches(os.getpid(), "nonvoluntary") >= 0
+    assert procstat.context_switches(2 ** 22 + 7) is None
+    g = procstat.CpuGroups({"me": [os.getpid()]}, wakeups=["me"])
+    a = g.snapshot()
+    time.sleep(0.01)
+    d = procstat.delta(a, g.snapshot(), 1.0)
+    assert d["wakeups"]["me"] >= 1 and d["preemptions"]["me"] >= 0
 
 
 def test_delta_counts_exited_backends_once_and_splits_the_machine():
