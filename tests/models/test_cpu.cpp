@@ -234,6 +234,43 @@ TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears 
   }
 }
 
+TEST_CASE("EEVDF wake-up preemption: only a wakee that is the queue's pick preempts", "[world][cpu]") {
+  // Linux preempts on a wake-up when pick_eevdf() returns the woken task. The running one counts only while it is
+  // eligible (RUN_TO_PARITY); once it is ahead of the average V, the pick is the eligible waiting one with the
+  // earliest deadline, and that need not be the wakee. One thread, slices of 2000 ns.
+  // t = 0: w (1000 ns) and h (5000) start at v 0, d 2000; w runs first and ends at 1000 with v 1000 beside h's 0:
+  // lag 500 - 1000 = -500. h runs alone from 1000 (d 2000: its slice ends at 3000).
+  // t = 1300 (h's v 300): w wakes (100 ns) with its lag, still 700 ahead of V, so -500 x 2/1: v 1300, d 3300;
+  // V = 800 and h is eligible: no preemption. x (100 ns, new) joins at V = 800 (d 2800); V stays 800: h keeps
+  // the cpu.
+  // t = 2100 (h's v 1100): y (100 ns, new) joins at V = (1100 + 1300 + 800) / 3 = 1066.7 (d 3066.7). h is now ahead
+  // of V, y is eligible, but x (v 800, d 2800) has the earlier deadline: the pick is x, not y, so nothing is
+  // preempted and h runs to its slice's end at 3000 (v 2000, d 4000).
+  // t = 3000: V = 1291.7; x (d 2800) runs 3000-3100; then V = 1455.6 and y (d 3066.7) before w (d 3300): y
+  // 3100-3200, w 3200-3300; h does its last 3000 ns by 6300. (Had y preempted h at 2100, it would have ended at
+  // 2200.)
+  sim::Simulation s;
+  models::HostConfig host_config = run_queue_host(1, 2000);
+  host_config.scheduler = models::HostConfig::Scheduler::kEevdf;
+  models::Cpu cpu(s, host_config);
+  const std::vector<int> any;
+  BurstLog h(s), w(s), x(s), y(s);
+  cpu.start(&w, 1, 1000, any);
+  cpu.start(&h, 2, 5000, any);
+  s.run_until(1300);
+  cpu.start(&w, 3, 100, any);
+  cpu.start(&x, 4, 100, any);
+  s.run_until(2100);
+  cpu.start(&y, 5, 100, any);
+  s.run();
+  CHECK(w.done[1] == 1000);
+  CHECK(x.done[4] == 3100);
+  CHECK(y.done[5] == 3200);
+  CHECK(w.done[3] == 3300);
+  CHECK(h.done[2] == 6300);
+  CHECK(h.preempted() == 0);
+}
+
 TEST_CASE("EventLoop on a run queue: a loop with more work keeps the cpu until its slice runs out",
           "[world][cpu]") {
   // One thread. Loop L gets items 1 and 2 (100 ns each) at t = 0; loop M gets item 3 (100 ns) at t = 50.
