@@ -103,6 +103,11 @@ models::HostConfig run_queue_host(int cores, Time timeslice) {
   h.timeslice = timeslice;
   return h;
 }
+models::HostConfig eevdf_host(int cores, Time timeslice) {
+  models::HostConfig h = run_queue_host(cores, timeslice);
+  h.scheduler = models::HostConfig::Scheduler::kEevdf;
+  return h;
+}
 }  // namespace
 
 TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thread pulls waiting work",
@@ -174,9 +179,7 @@ TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears 
   // the woken one is what the queue would pick now, unless the running one is still eligible (RUN_TO_PARITY).
   // One thread, slices of 1000 ns; each owner is a process of its own.
   sim::Simulation s;
-  models::HostConfig h = run_queue_host(1, 1000);
-  h.scheduler = models::HostConfig::Scheduler::kEevdf;
-  models::Cpu cpu(s, h);
+  models::Cpu cpu(s, eevdf_host(1, 1000));
   const std::vector<int> any;
   BurstLog a(s), b(s), c(s), heavy(s), light(s), fresh(s);
   SECTION("a process that ran less than its share runs before an older newcomer (FIFO would run the newcomer)") {
@@ -250,9 +253,7 @@ TEST_CASE("EEVDF wake-up preemption: only a wakee that is the queue's pick preem
   // 3100-3200, w 3200-3300; h does its last 3000 ns by 6300. (Had y preempted h at 2100, it would have ended at
   // 2200.)
   sim::Simulation s;
-  models::HostConfig host_config = run_queue_host(1, 2000);
-  host_config.scheduler = models::HostConfig::Scheduler::kEevdf;
-  models::Cpu cpu(s, host_config);
+  models::Cpu cpu(s, eevdf_host(1, 2000));
   const std::vector<int> any;
   BurstLog h(s), w(s), x(s), y(s);
   cpu.start(&w, 1, 1000, any);
