@@ -243,9 +243,10 @@ def settle_costs(ctx, kind, cal, idle_cost, phases):
     """The per-transaction costs, the idle wake-up model and the cost spread, which depend on each other: the costs
     are what /proc measured less what rpsim charges for idle wake-ups (apply_idle_wakeups), the count of those
     depends on the spread, and the spread is fitted to a p99 that depends on the costs. Two rounds: the provisional
-    spread, then the fitted one (the second fit moves it by a few hundredths)."""
+    spread, then the fitted one (the second fit moves it by a few hundredths). Without an idle wake-up cost nothing
+    depends on the spread, and one fit is all."""
     cal.setdefault("variability_cv", PROVISIONAL_VARIABILITY_CV)
-    for _ in range(2):
+    for _ in range(2 if idle_cost > 0 else 1):
         if idle_cost > 0:
             apply_idle_wakeups(ctx, kind, cal, idle_cost, phases)
         # The saturated select-only phase hardly wakes an idle cpu, so the provisional latency does for it.
@@ -553,9 +554,14 @@ def exp3_case(ctx, kind, cal, case, workers, clients):
 EXP3_REPEATS = 2
 
 
+def simulated_txns(r):
+    """rpsim's transactions over all pooler processes (at least 1, to divide by)."""
+    return max(1.0, sum(x["transactions"] for x in r["processes"]))
+
+
 def pooler_per_txn(r, what):
-    """rpsim's pooler CPU seconds or wake-ups per transaction, over all processes."""
-    return sum(x[what] for x in r["processes"]) / max(1.0, sum(x["transactions"] for x in r["processes"]))
+    """rpsim's pooler CPU seconds, wake-ups or preemptions per transaction, over all processes."""
+    return sum(x[what] for x in r["processes"]) / simulated_txns(r)
 
 
 def cpu_per_txn_figures(costs, m, p, pb):
@@ -566,7 +572,7 @@ def cpu_per_txn_figures(costs, m, p, pb):
     cpus left an idle state (cpuidle's counters): on this machine CPU per transaction rises with the latter."""
     n = max(1, m["transactions"])
     wakes = m["cpu"]["wakeups"]
-    client = lambda what: lambda r: r["client_threads"][what] / max(1.0, sum(x["transactions"] for x in r["processes"]))  # noqa
+    client = lambda what: lambda r: r["client_threads"][what] / simulated_txns(r)  # noqa: E731
     return [fig("pooler CPU us per transaction (rpsim vs this run)", p, pb,
                 lambda r: pooler_per_txn(r, "cpu_seconds") * 1e6, m["cpu"]["cpu_s"]["pooler"] / n * 1e6, None,
                 "info"),
@@ -592,10 +598,9 @@ def preemption_figures(m, p, pb):
     if not measured:
         return []
     n = max(1, m["transactions"])
-    tx = lambda r: max(1.0, sum(x["transactions"] for x in r["processes"]))  # noqa: E731
-    simulated = {"pooler": lambda r: sum(x.get("preemptions", 0) for x in r["processes"]) / tx(r),
-                 "pgbench": lambda r: r["client_threads"].get("preemptions", 0) / tx(r),
-                 "postgres": lambda r: r["postgres"].get("preemptions", 0) / tx(r)}
+    simulated = {"pooler": lambda r: pooler_per_txn(r, "preemptions"),
+                 "pgbench": lambda r: r["client_threads"]["preemptions"] / simulated_txns(r),
+                 "postgres": lambda r: r["postgres"]["preemptions"] / simulated_txns(r)}
     return [fig(f"{g} preemptions per transaction (rpsim vs /proc involuntary switches)", p, pb, simulated[g],
                 measured.get(g, 0) / n, None, "info") for g in ("pooler", "postgres", "pgbench")]
 
@@ -603,9 +608,8 @@ def preemption_figures(m, p, pb):
 def idle_wakeups_per_txn(r):
     """rpsim's wake-ups that started on an idle cpu, of the poolers, the client threads and the backends, per
     transaction."""
-    tx = max(1.0, sum(x["transactions"] for x in r["processes"]))
     return (sum(x.get("idle_wakeups", 0) for x in r["processes"]) + r["client_threads"].get("idle_wakeups", 0)
-            + r["postgres"].get("idle_wakeups", 0)) / tx
+            + r["postgres"].get("idle_wakeups", 0)) / simulated_txns(r)
 
 
 @guarded
