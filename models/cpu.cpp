@@ -430,6 +430,13 @@ void EventLoop::start_next(bool continuing) {
   busy_.set(sim_.now(), 0);
 }
 
+double EventLoop::run_delay_seconds(sim::Time now) const {
+  const double busy = busy_.mean(now) * static_cast<double>(now - stats_since_);
+  const double waited = busy - static_cast<double>(work_done_) -
+                        static_cast<double>(idle_wakeups_) * static_cast<double>(cpu_.wakeup_latency());
+  return std::max(0.0, waited) / 1e9;
+}
+
 void EventLoop::burst_done(std::uint64_t) {
   const Item done = current_;
   work_done_ += done.cost;

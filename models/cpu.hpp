@@ -194,6 +194,11 @@ class EventLoop final : public BurstOwner {
   // Times its burst was preempted by a woken one (Cpu::preempt_for_woken; what /proc calls involuntary context
   // switches, as far as the model has them).
   [[nodiscard]] std::uint64_t preemptions() const { return preempted_; }
+  // Time its bursts were runnable without running since the last reset, in seconds: the time from each burst's
+  // start to its end less its work (waiting in a run queue, sharing a thread or slowed by a busy SMT sibling), less
+  // the host's wakeup_latency of each wake-up onto an idle cpu (Linux's schedstat run_delay starts when the task is
+  // queued, which on an idle cpu is after that latency). A burst still under way counts as waiting.
+  [[nodiscard]] double run_delay_seconds(sim::Time now) const;
 
   [[nodiscard]] const std::vector<int>& affinity() const { return affinity_; }
   [[nodiscard]] int last_cpu() const { return last_cpu_; }
@@ -202,6 +207,7 @@ class EventLoop final : public BurstOwner {
   [[nodiscard]] double cpu_seconds() const { return sim::to_seconds(work_done_); }
   void reset_stats(sim::Time now) {
     busy_.reset(now);
+    stats_since_ = now;
     work_done_ = 0;
     wakeups_ = 0;
     idle_wakeups_ = 0;
@@ -228,6 +234,7 @@ class EventLoop final : public BurstOwner {
   sim::Time work_done_ = 0;
   sim::Time wakeup_ = 0;
   sim::Time idle_since_ = 0;
+  sim::Time stats_since_ = 0;
   std::uint64_t wakeups_ = 0;
   std::uint64_t idle_wakeups_ = 0;
   bool wake_owed_ = false;

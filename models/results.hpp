@@ -22,6 +22,7 @@ struct ProcessResult {
   std::uint64_t wakeups = 0;  // times its loop woke from idle (counted whether or not a wake-up costs CPU)
   std::uint64_t idle_wakeups = 0;  // of those, the ones that started on an idle cpu
   std::uint64_t preemptions = 0;   // times a woken process took its cpu while it ran (EEVDF)
+  double run_delay_seconds = 0;    // runnable but not running (EventLoop::run_delay_seconds)
   double wait_mean_ms = 0;  // client wait for a server connection
   double wait_p99_ms = 0;
   double servers_mean = 0;
@@ -60,6 +61,7 @@ struct RunResult {
   std::uint64_t client_wakeups = 0;
   std::uint64_t client_idle_wakeups = 0;
   std::uint64_t client_preemptions = 0;
+  double client_run_delay_seconds = 0;
   // Postgres
   double backends_mean = 0;
   double backends_max = 0;
@@ -69,6 +71,7 @@ struct RunResult {
   std::uint64_t postgres_wakeups = 0;
   std::uint64_t postgres_idle_wakeups = 0;
   std::uint64_t postgres_preemptions = 0;
+  double postgres_run_delay_seconds = 0;
   std::uint64_t refused_logins = 0;
   // Kernel
   std::uint64_t accept_queue_resets = 0;

@@ -432,6 +432,7 @@ RunResult World::collect(double wall_s) {
     pr.wakeups = p.loop->wakeups();
     pr.idle_wakeups = p.loop->idle_wakeups();
     pr.preemptions = p.loop->preemptions();
+    pr.run_delay_seconds = p.loop->run_delay_seconds(now);
     pr.wait_mean_ms = p.wait.mean() / 1e6;
     pr.wait_p99_ms = static_cast<double>(p.wait.quantile(0.99)) / 1e6;
     pr.servers_mean = p.servers.mean(now);
@@ -448,6 +449,7 @@ RunResult World::collect(double wall_s) {
     r.client_wakeups += loop->wakeups();
     r.client_idle_wakeups += loop->idle_wakeups();
     r.client_preemptions += loop->preemptions();
+    r.client_run_delay_seconds += loop->run_delay_seconds(now);
   }
   for (const Server& sv : servers_) {
     if (!sv.loop) continue;
@@ -455,6 +457,7 @@ RunResult World::collect(double wall_s) {
     r.postgres_wakeups += sv.loop->wakeups();
     r.postgres_idle_wakeups += sv.loop->idle_wakeups();
     r.postgres_preemptions += sv.loop->preemptions();
+    r.postgres_run_delay_seconds += sv.loop->run_delay_seconds(now);
   }
   r.backends_mean = backends_.mean(now);
   r.backends_max = backends_.max();

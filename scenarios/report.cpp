@@ -59,7 +59,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
   const std::size_t nproc = reps.empty() ? 0 : reps.front().processes.size();
   for (std::size_t i = 0; i < nproc; ++i) {
     sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active, cpu_s, wakeups, idle_wakeups,
-        preemptions;
+        preemptions, run_delay;
     double conn_max = 0, serv_max = 0;
     sim::LatencyHistogram wait;
     for (const models::RunResult& r : reps) {
@@ -77,6 +77,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
       wakeups.add(static_cast<double>(p.wakeups));
       idle_wakeups.add(static_cast<double>(p.idle_wakeups));
       preemptions.add(static_cast<double>(p.preemptions));
+      run_delay.add(p.run_delay_seconds);
       wait.merge(p.wait);
     }
     const models::ProcessResult& first = reps.front().processes[i];
@@ -93,13 +94,14 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
         {"wakeups", wakeups.mean()},
         {"idle_wakeups", idle_wakeups.mean()},
         {"preemptions", preemptions.mean()},
+        {"run_delay_seconds", run_delay.mean()},
         {"wait_ms", {{"mean", ms(wait.mean())}, {"p99", ms(static_cast<double>(wait.quantile(0.99)))}}},
         {"server_connections", {{"mean", serv_mean.mean()}, {"max", serv_max}, {"active_mean", serv_active.mean()}}},
     });
   }
 
   sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes, client_idle_wakes, client_preempts, pg_cpu,
-      pg_wakes, pg_idle_wakes, pg_preempts;
+      pg_wakes, pg_idle_wakes, pg_preempts, client_delay, pg_delay;
   double backends_max = 0;
   std::uint64_t refused = 0, resets = 0, migrated = 0, syn_drops = 0, conn_refused = 0, port_exhaustion = 0;
   std::uint64_t wait_timeouts = 0, max_client = 0, failed = 0, opened = 0, closed = 0, open_end = 0;
@@ -112,10 +114,12 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
     client_wakes.add(static_cast<double>(r.client_wakeups));
     client_idle_wakes.add(static_cast<double>(r.client_idle_wakeups));
     client_preempts.add(static_cast<double>(r.client_preemptions));
+    client_delay.add(r.client_run_delay_seconds);
     pg_cpu.add(r.postgres_cpu_seconds);
     pg_wakes.add(static_cast<double>(r.postgres_wakeups));
     pg_idle_wakes.add(static_cast<double>(r.postgres_idle_wakeups));
     pg_preempts.add(static_cast<double>(r.postgres_preemptions));
+    pg_delay.add(r.postgres_run_delay_seconds);
     refused += r.refused_logins;
     resets += r.accept_queue_resets;
     migrated += r.migrated;
@@ -163,13 +167,15 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
                                 {"load_max_over_mean", load_imb.ci95()},
                                 {"jain_index", jain.ci95()}}}};
   doc["client_threads"] = {{"cpu_seconds", client_cpu.mean()}, {"wakeups", client_wakes.mean()},
-                           {"idle_wakeups", client_idle_wakes.mean()}, {"preemptions", client_preempts.mean()}};
+                           {"idle_wakeups", client_idle_wakes.mean()}, {"preemptions", client_preempts.mean()},
+                           {"run_delay_seconds", client_delay.mean()}};
   doc["postgres"] = {{"backends", {{"mean", backends.mean()}, {"max", backends_max}}},
                      {"utilization", pg_util.mean()},
                      {"cpu_seconds", pg_cpu.mean()},
                      {"wakeups", pg_wakes.mean()},
                      {"idle_wakeups", pg_idle_wakes.mean()},
                      {"preemptions", pg_preempts.mean()},
+                     {"run_delay_seconds", pg_delay.mean()},
                      {"refused_logins", per_rep(refused)}};
   doc["pooler_host"] = {{"utilization", pooler_util.mean()}};
   // Event counts are per replication, averaged; totals over all replications are in engine.

@@ -278,7 +278,13 @@ TEST_CASE("EventLoop on a run queue: a loop with more work keeps the cpu until i
   // Slices of 10 us: L never leaves the cpu, so 1 ends at 100, 2 at 200, and M's 3 (waiting since 50) at 300.
   // Slices of 150 ns: L goes on with 2 at 100 in the slice it started at 0, which runs out at 150; M's 3 runs
   // 150-250, and L's 2 its last 50 ns, ending at 300.
+  // Run delays: with long slices L waits 0 and M 150 ns (50 to 300 for 100 of work); with short ones L 100 (its
+  // second item took 200 ns for 100) and M 100 (50 to 250).
   using P = std::pair<std::uint64_t, Time>;
+  struct Run {
+    std::vector<P> done;
+    double l_delay, m_delay;
+  };
   const auto run = [](Time slice) {
     sim::Simulation s;
     models::Cpu cpu(s, run_queue_host(1, slice));
@@ -289,10 +295,15 @@ TEST_CASE("EventLoop on a run queue: a loop with more work keeps the cpu until i
     s.run_until(50);
     m.post(0, 3, 100);
     s.run();
-    return log.done;
+    return Run{log.done, l.run_delay_seconds(s.now()), m.run_delay_seconds(s.now())};
   };
-  CHECK(run(10'000) == std::vector<P>{{1, 100}, {2, 200}, {3, 300}});
-  CHECK(run(150) == std::vector<P>{{1, 100}, {3, 250}, {2, 300}});
+  const Run long_slices = run(10'000), short_slices = run(150);
+  CHECK(long_slices.done == std::vector<P>{{1, 100}, {2, 200}, {3, 300}});
+  CHECK(short_slices.done == std::vector<P>{{1, 100}, {3, 250}, {2, 300}});
+  CHECK(long_slices.l_delay == Approx(0).margin(1e-15));
+  CHECK(long_slices.m_delay == Approx(150e-9).epsilon(1e-9));
+  CHECK(short_slices.l_delay == Approx(100e-9).epsilon(1e-9));
+  CHECK(short_slices.m_delay == Approx(100e-9).epsilon(1e-9));
 }
 
 TEST_CASE("Run queue: M/M/1 response times are exponential, as FCFS makes them", "[world][cpu][queueing]") {
@@ -421,6 +432,10 @@ TEST_CASE("EventLoop: a wake-up onto an idle cpu costs the host's idle_wakeup an
   // idle at that very instant (handed over, not woken): no cost, no latency, B ends at 230. At t = 1000 loop C
   // gets 1000 ns on the cpu idle since 230 (1030 ns of CPU), and at t = 1100 loop D gets 100 ns while C holds the
   // cpu: D's wake-up finds it busy and costs nothing extra (100 ns). The latency is nobody's CPU.
+  // Run delay (time runnable but not running, less the latency): 0 for A (170 ns from 10 to 180 = 130 of work +
+  // 40 of latency) and B. C holds 1070 ns (its CPU and the latency) and has done 100 when D joins at 1100; the two
+  // share the thread at half speed until D's 100 ns are done at 1300; C, alone, ends at 1300 + 870 = 2170. So C
+  // ran 1170 ns for 1030 of work and 40 of latency (delay 100), and D 200 ns for 100 (delay 100).
   sim::Simulation s;
   models::HostConfig h = host(1, 1);
   h.idle_wakeup = 30;
@@ -448,6 +463,10 @@ TEST_CASE("EventLoop: a wake-up onto an idle cpu costs the host's idle_wakeup an
   CHECK(b.idle_wakeups() == 0);
   CHECK(c.idle_wakeups() == 1);
   CHECK(d.idle_wakeups() == 0);
+  CHECK(a.run_delay_seconds(s.now()) == Approx(0).margin(1e-15));
+  CHECK(b.run_delay_seconds(s.now()) == Approx(0).margin(1e-15));
+  CHECK(c.run_delay_seconds(s.now()) == Approx(100e-9).epsilon(1e-9));
+  CHECK(d.run_delay_seconds(s.now()) == Approx(100e-9).epsilon(1e-9));
 }
 
 namespace {

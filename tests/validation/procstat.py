@@ -39,27 +39,47 @@ def proc_cpu_seconds(pid, reaped=False):
     return ticks / CLK_TCK
 
 
+def _sum_over_threads(pid, read):
+    """The sum of read(path of a thread's /proc directory) over a process's threads; None when the process is gone
+    or no thread gave a value (read returns None for a thread it could not read)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    values = [v for v in (read(f"/proc/{pid}/task/{tid}") for tid in tids) if v is not None]
+    return sum(values) if values else None
+
+
 def context_switches(pid, kind="voluntary"):
     """Context switches of all of a process's threads. Voluntary ones are sleeps in a blocking call (epoll_wait for
     a pooler), so their count is the number of times it was woken; "nonvoluntary" ones are the times the scheduler
     took the cpu from it while it could still run (a woken process preempting it, or its slice running out).
     None when the process is gone."""
     key = f"{kind}_ctxt_switches:"
-    total, seen = 0, False
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return None
-    for tid in tids:
+
+    def read(task):
         try:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
+            with open(f"{task}/status") as f:
                 for line in f:
                     if line.startswith(key):
-                        total += int(line.split()[1])
-                        seen = True
+                        return int(line.split()[1])
         except OSError:
             pass
-    return total if seen else None
+        return None
+    return _sum_over_threads(pid, read)
+
+
+def run_delay_seconds(pid):
+    """How long all of a process's threads have waited on a run queue, runnable but not running, in seconds (the
+    second field of /proc/PID/task/TID/schedstat, kept by the kernel with CONFIG_SCHED_INFO). None when the process
+    is gone or the kernel does not keep it."""
+    def read(task):
+        try:
+            with open(f"{task}/schedstat") as f:
+                return int(f.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return None
+    return _sum_over_threads(pid, read)
 
 
 def all_processes_cpu():
@@ -156,6 +176,7 @@ class CpuGroups:
         snap["wakes"] = {g: {pid: context_switches(pid) for pid in self._pids(g)} for g in self.wakeups}
         snap["preempts"] = {g: {pid: context_switches(pid, "nonvoluntary") for pid in self._pids(g)}
                             for g in self.wakeups}
+        snap["delays"] = {g: {pid: run_delay_seconds(pid) for pid in self._pids(g)} for g in self.wakeups}
         snap["procs"]["harness"] = {os.getpid(): proc_cpu_seconds(os.getpid())}
         return snap
 
@@ -178,10 +199,11 @@ def delta(a, b, wall):
         if g in reaping:
             total -= sum(ca or 0.0 for pid, ca in a["procs"].get(g, {}).items() if b["procs"][g].get(pid) is None)
         groups[g] = total
-    def switches(key):
+    def per_thread_counter(key):
+        """A per-process counter's growth, summed per group (a pid new in b counts from zero)."""
         return {g: sum(nb - (a.get(key, {}).get(g, {}).get(pid) or 0) for pid, nb in pids.items() if nb is not None)
                 for g, pids in b.get(key, {}).items()}
-    wakeups = switches("wakes")
+    wakeups = per_thread_counter("wakes")
     ma, mb = a["machine"], b["machine"]
     busy = mb["busy"] - ma["busy"]
     steal = mb["steal"] - ma["steal"]
@@ -193,7 +215,8 @@ def delta(a, b, wall):
         "cpu_s": groups,
         "per_pid_cpu_s": per_pid,
         "wakeups": wakeups,
-        "preemptions": switches("preempts"),  # involuntary context switches
+        "preemptions": per_thread_counter("preempts"),  # involuntary context switches
+        "run_delay_s": per_thread_counter("delays"),  # time runnable on a run queue without running
         "machine_busy_cores": busy / wall,
         "experiment_cores": own / wall,
         # Other processes' CPU, read from each of them (ksoftirqd is the network's, not a neighbour's).

@@ -102,7 +102,7 @@ def pooled_measurement(ms):
     cpu = dict(first["cpu"])
     wall = sum(m["cpu"]["wall_s"] for m in ms)
     cpu["wall_s"] = wall
-    for key in ("cpu_s", "wakeups", "preemptions"):
+    for key in ("cpu_s", "wakeups", "preemptions", "run_delay_s"):
         if key in first["cpu"]:
             cpu[key] = {g: sum(m["cpu"][key].get(g, 0) for m in ms) for g in first["cpu"][key]}
     entries = [m["cpu"].get("idle_entries") for m in ms]
@@ -586,7 +586,7 @@ def cpu_per_txn_figures(costs, m, p, pb):
                          m["cpu"]["cpu_s"]["postgres"] / n * 1e6, None, "info"),
             fig("wake-ups onto an idle cpu per transaction (rpsim, all processes) vs cpuidle entries", p, pb,
                 idle_wakeups_per_txn, m["cpu"]["idle_entries"] / n if m["cpu"].get("idle_entries") is not None else None,
-                None, "info")] + preemption_figures(m, p, pb)
+                None, "info")] + preemption_figures(m, p, pb) + run_delay_figures(m, p, pb)
 
 
 def preemption_figures(m, p, pb):
@@ -603,6 +603,23 @@ def preemption_figures(m, p, pb):
                  "postgres": lambda r: r["postgres"]["preemptions"] / simulated_txns(r)}
     return [fig(f"{g} preemptions per transaction (rpsim vs /proc involuntary switches)", p, pb, simulated[g],
                 measured.get(g, 0) / n, None, "info") for g in ("pooler", "postgres", "pgbench")]
+
+
+def run_delay_figures(m, p, pb):
+    """How long each group waited for a cpu per transaction, in us: rpsim's run_delay_seconds (runnable without
+    running, less the wake-up latency) against the kernel's schedstat run_delay, which counts the same thing. It
+    shows where the CPU model queues too much or too little, which throughput alone cannot. Absent from
+    measurements made before it was read."""
+    measured = m["cpu"].get("run_delay_s")
+    if not measured:
+        return []
+    n = max(1, m["transactions"])
+    us = lambda r, s: s / simulated_txns(r) * 1e6  # noqa: E731
+    simulated = {"pooler": lambda r: us(r, sum(x.get("run_delay_seconds", 0) for x in r["processes"])),
+                 "pgbench": lambda r: us(r, r["client_threads"].get("run_delay_seconds", 0)),
+                 "postgres": lambda r: us(r, r["postgres"].get("run_delay_seconds", 0))}
+    return [fig(f"{g} run delay us per transaction (rpsim vs /proc schedstat)", p, pb, simulated[g],
+                measured.get(g, 0) / n * 1e6, None, "info") for g in ("pooler", "postgres", "pgbench")]
 
 
 def idle_wakeups_per_txn(r):
