@@ -48,8 +48,10 @@ int Cpu::place(const std::vector<int>& allowed) const {
 }
 
 int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-               int prev_cpu, bool* woke_idle) {
-  if (run_queue() && prev_cpu >= 0 && continues(owner, prev_cpu)) {
+               bool goes_on, bool* woke_idle) {
+  // burst_cpu_ is where its last burst ended, which a balancing pull may have moved it to after it started.
+  if (run_queue() && goes_on && owner->burst_cpu_ >= 0 && continues(owner, owner->burst_cpu_)) {
+    const int prev_cpu = owner->burst_cpu_;
     // The process had more to do when its burst ended: it never left the cpu, so it goes on in the same slice,
     // ahead of the bursts that were waiting there.
     Thread& th = threads_[prev_cpu];
@@ -61,6 +63,7 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
     return prev_cpu;
   }
   const int cpu = choose(allowed);
+  owner->burst_cpu_ = cpu;
   Thread& th = threads_[cpu];
   if (woke_idle && woken(th)) {
     work += idle_wakeup_ + wakeup_latency_;
@@ -200,7 +203,7 @@ void Cpu::finish_bursts(int cpu) {
   }
   const sim::Time now = sim_.now();
   if (!finished_.empty()) {
-    // The head ended: the next one gets a fresh slice, unless the owner goes on at once (start(), `prev_cpu`).
+    // The head ended: the next one gets a fresh slice, unless the owner goes on at once (start(), `goes_on`).
     const Burst& head = finished_.front();
     th.ended_owner = head.owner;
     th.ended_at = now;
@@ -265,6 +268,7 @@ void Cpu::pull_waiting(int cpu) {
   if (from < 0) return;
   std::vector<Burst>& q = threads_[from].bursts;
   Burst b = q[index];
+  b.owner->burst_cpu_ = cpu;
   if (eevdf()) {
     // It keeps its lag and the rest of its slice (a migrating task keeps its lag relative to its queue).
     const double lag = average_v(from) - b.v;
@@ -414,8 +418,7 @@ void EventLoop::start_next(bool continuing) {
     bool woke_idle = false;
     if (wake_owed_) item.cost += wakeup_;
     busy_.set(sim_.now(), 1);
-    last_cpu_ = cpu_.start(this, 0, item.cost, affinity_, continuing ? last_cpu_ : -1,
-                           wake_owed_ ? &woke_idle : nullptr);
+    cpu_.start(this, 0, item.cost, affinity_, continuing, wake_owed_ ? &woke_idle : nullptr);
     if (woke_idle) {
       item.cost += cpu_.idle_wakeup();  // the loop's CPU; the latency is nobody's
       ++idle_wakeups_;

@@ -22,6 +22,8 @@ class BurstOwner {
   ~BurstOwner() = default;
   // Times a woken process took the cpu from this one while it ran (EEVDF wake-up preemption), counted by Cpu.
   std::uint64_t preempted_ = 0;
+  // The cpu its last burst ran on, kept by Cpu (a balancing pull moves a waiting burst; -1 before the first).
+  [[nodiscard]] int burst_cpu() const { return burst_cpu_; }
 
  private:
   friend class Cpu;
@@ -30,6 +32,7 @@ class BurstOwner {
   double sleep_lag_ = 0;
   double sleep_v_ = 0;
   int sleep_cpu_ = -1;
+  int burst_cpu_ = -1;
 };
 
 // Work is measured in nanoseconds of one hardware thread running alone on its core. A thread runs its bursts in
@@ -45,13 +48,15 @@ class Cpu final : public sim::EventHandler {
 
   // Starts a burst on one of `allowed` cpus (all when empty) and returns the cpu chosen. Placement follows what
   // Linux's wake-up path prefers: an idle thread on an idle core, then any idle thread, then the least loaded one;
-  // ties go to the lowest cpu id. A burst stays on its cpu until it ends. `allowed` must outlive the burst.
-  // With a run queue, an owner whose burst on `prev_cpu` ended at this very instant, inside its slice, goes on
-  // there at once (a process that had more work never left the cpu). A caller that starts the burst as a wake-up
-  // passes `woke_idle`: when the burst lands on a thread that was idle before this instant, the burst does the
-  // host's idle_wakeup more work and waits its wakeup_latency first (charged to nobody), and *woke_idle is set.
+  // ties go to the lowest cpu id. A burst stays on its cpu until it ends (with a run queue, an idle cpu may take one
+  // that is still waiting: pull_waiting). `allowed` must outlive the burst.
+  // With a run queue and `goes_on` (work the owner's own last burst posted as it ended), an owner whose burst
+  // ended at this very instant, inside its slice, goes on at once on the cpu where it ended (a process that had
+  // more work never left the cpu). A caller that starts the burst as a wake-up passes `woke_idle`: when the burst
+  // lands on a thread that was idle before this instant, the burst does the host's idle_wakeup more work and waits
+  // its wakeup_latency first (charged to nobody), and *woke_idle is set.
   int start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-            int prev_cpu = -1, bool* woke_idle = nullptr);
+            bool goes_on = false, bool* woke_idle = nullptr);
 
   [[nodiscard]] int cpus() const { return static_cast<int>(threads_.size()); }
   [[nodiscard]] int core_of(int cpu) const { return cpu % cores_; }
@@ -201,7 +206,7 @@ class EventLoop final : public BurstOwner {
   [[nodiscard]] double run_delay_seconds(sim::Time now) const;
 
   [[nodiscard]] const std::vector<int>& affinity() const { return affinity_; }
-  [[nodiscard]] int last_cpu() const { return last_cpu_; }
+  [[nodiscard]] int last_cpu() const { return burst_cpu(); }
   [[nodiscard]] std::size_t queued() const { return queue_.size(); }
   [[nodiscard]] double utilization(sim::Time now) const { return busy_.mean(now); }
   [[nodiscard]] double cpu_seconds() const { return sim::to_seconds(work_done_); }
@@ -230,7 +235,6 @@ class EventLoop final : public BurstOwner {
   bool running_ = false;
   bool blocked_ = false;
   Item current_{};
-  int last_cpu_ = -1;
   sim::Time work_done_ = 0;
   sim::Time wakeup_ = 0;
   sim::Time idle_since_ = 0;

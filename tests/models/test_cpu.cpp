@@ -396,6 +396,34 @@ TEST_CASE("EventLoop on a run queue: work a burst's own effects post at its end 
   CHECK(other.done == std::vector<P>{{3, 300}});
 }
 
+TEST_CASE("EventLoop on a run queue: a burst that an idle cpu pulled goes on there", "[world][cpu]") {
+  // Two cpus, slices of 10 us. A (5000 ns) pinned to cpu 0 and B (500 ns) pinned to cpu 1 start at 0; loop L's
+  // item 1 (1000 ns, any cpu) finds both busy and queues behind A. At 500 cpu 1 goes idle and pulls it: it runs
+  // 500-1500. D (300 ns, pinned to cpu 1) queues behind it at 1200. When 1 ends at 1500 its effects post L's item 9
+  // (100 ns): L never left cpu 1, so 9 runs first and ends at 1600, and D at 1900. (Were L taken to be still on
+  // cpu 0, where its burst started, 9 would be placed afresh: cpu 0 and cpu 1 each have one burst, the lowest wins,
+  // and 9 would wait for A until 5000 and end at 5100.)
+  sim::Simulation s;
+  models::Cpu cpu(s, run_queue_host(2, 10'000));
+  const std::vector<int> only0{0}, only1{1};
+  BurstLog bursts(s);
+  ChainLog log(s, 1, 9, 100);
+  models::EventLoop l(s, cpu, log, {});
+  log.loop = &l;
+  CHECK(cpu.start(&bursts, 1, 5000, only0) == 0);
+  CHECK(cpu.start(&bursts, 2, 500, only1) == 1);
+  l.post(0, 1, 1000);
+  CHECK(l.last_cpu() == 0);
+  s.run_until(1200);
+  CHECK(l.last_cpu() == 1);
+  cpu.start(&bursts, 4, 300, only1);
+  s.run();
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{1, 1500}, {9, 1600}});
+  CHECK(bursts.done[4] == 1900);
+  CHECK(bursts.done[1] == 5000);
+}
+
 TEST_CASE("EventLoop: a wake-up cost is paid once per busy period", "[world][cpu]") {
   // Wake-up 50 ns. At t = 10 two items of 100 and 200 ns reach the idle loop: one wake-up, so they end at
   // 10 + 50 + 100 = 160 and 160 + 200 = 360. At t = 1000 item 5 (100 ns) wakes it again: ends at 1150; the
