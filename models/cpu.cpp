@@ -434,7 +434,7 @@ void EventLoop::start_next(bool continuing) {
 }
 
 double EventLoop::run_delay_seconds(sim::Time now) const {
-  const double busy = busy_.mean(now) * static_cast<double>(now - stats_since_);
+  const double busy = static_cast<double>(busy_.integral(now));  // ns with a burst started and not yet ended
   const double waited = busy - static_cast<double>(work_done_) -
                         static_cast<double>(idle_wakeups_) * static_cast<double>(cpu_.wakeup_latency());
   return std::max(0.0, waited) / 1e9;

@@ -212,7 +212,6 @@ class EventLoop final : public BurstOwner {
   [[nodiscard]] double cpu_seconds() const { return sim::to_seconds(work_done_); }
   void reset_stats(sim::Time now) {
     busy_.reset(now);
-    stats_since_ = now;
     work_done_ = 0;
     wakeups_ = 0;
     idle_wakeups_ = 0;
@@ -238,7 +237,6 @@ class EventLoop final : public BurstOwner {
   sim::Time work_done_ = 0;
   sim::Time wakeup_ = 0;
   sim::Time idle_since_ = 0;
-  sim::Time stats_since_ = 0;
   std::uint64_t wakeups_ = 0;
   std::uint64_t idle_wakeups_ = 0;
   bool wake_owed_ = false;

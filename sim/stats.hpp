@@ -88,6 +88,7 @@ class TimeWeighted {
 // exact.
 class TimeWeightedCount {
  public:
+  __extension__ typedef __int128 Int128;
   explicit TimeWeightedCount(Time start = 0, std::int64_t initial = 0)
       : value_(initial), max_(initial), last_change_(start), since_(start) {}
 
@@ -104,8 +105,12 @@ class TimeWeightedCount {
   double mean(Time now) const {
     RPSIM_ASSERT(now >= last_change_, "TimeWeightedCount::mean: time went backwards");
     if (now == since_) return static_cast<double>(value_);
-    const Int128 total = area_ + static_cast<Int128>(value_) * (now - last_change_);
-    return static_cast<double>(static_cast<long double>(total) / static_cast<long double>(now - since_));
+    return static_cast<double>(static_cast<long double>(integral(now)) / static_cast<long double>(now - since_));
+  }
+  // The level integrated over time since the last reset (level x ns), exactly.
+  Int128 integral(Time now) const {
+    RPSIM_ASSERT(now >= last_change_, "TimeWeightedCount: time went backwards");
+    return area_ + static_cast<Int128>(value_) * (now - last_change_);
   }
   std::int64_t max() const { return max_; }
   std::int64_t current() const { return value_; }
@@ -119,8 +124,6 @@ class TimeWeightedCount {
   }
 
  private:
-  __extension__ typedef __int128 Int128;
-
   std::int64_t value_;
   std::int64_t max_;
   Int128 area_ = 0;

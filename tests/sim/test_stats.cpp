@@ -109,12 +109,14 @@ TEST_CASE("TimeWeightedCount mean of a hand-worked step function, and its reset"
   CHECK(tw.current() == 1);
   CHECK(tw.max() == 5);
   CHECK(tw.mean(50) == 2.6);
+  CHECK(tw.integral(50) == 130);
   // Reset at 50 keeps the level 1 (now also the maximum); then 1 on [50, 60) and 3 on [60, 70): mean 40 / 20 = 2.
   tw.reset(50);
   CHECK(tw.mean(50) == 1.0);
   CHECK(tw.max() == 1);
   tw.set(60, 3);
   CHECK(tw.mean(70) == 2.0);
+  CHECK(tw.integral(70) == 40);
   CHECK(tw.max() == 3);
 }
 

@@ -589,37 +589,35 @@ def cpu_per_txn_figures(costs, m, p, pb):
                 None, "info")] + preemption_figures(m, p, pb) + run_delay_figures(m, p, pb)
 
 
-def preemption_figures(m, p, pb):
-    """How often each group was preempted per transaction: rpsim's EEVDF wake-up preemptions against /proc's
-    involuntary context switches (which also count slices that ran out; at these burst lengths, microseconds
-    against a 1.5 ms slice, nearly all are preemptions by a woken process). Absent from measurements made before
-    they were counted."""
-    measured = m["cpu"].get("preemptions")
+def per_group_figures(m, p, pb, measured_key, rpsim_key, name, scale=1.0):
+    """Info rows, one per group (pooler, Postgres, pgbench): rpsim's `rpsim_key` (summed over pooler processes, or
+    of client_threads and postgres) against the measurement's m["cpu"][measured_key], both per transaction and times
+    `scale`. None when the measurement lacks the key (made before it was read)."""
+    measured = m["cpu"].get(measured_key)
     if not measured:
         return []
     n = max(1, m["transactions"])
-    simulated = {"pooler": lambda r: pooler_per_txn(r, "preemptions"),
-                 "pgbench": lambda r: r["client_threads"]["preemptions"] / simulated_txns(r),
-                 "postgres": lambda r: r["postgres"]["preemptions"] / simulated_txns(r)}
-    return [fig(f"{g} preemptions per transaction (rpsim vs /proc involuntary switches)", p, pb, simulated[g],
-                measured.get(g, 0) / n, None, "info") for g in ("pooler", "postgres", "pgbench")]
+    simulated = {"pooler": lambda r: pooler_per_txn(r, rpsim_key) * scale,
+                 "pgbench": lambda r: r["client_threads"][rpsim_key] / simulated_txns(r) * scale,
+                 "postgres": lambda r: r["postgres"][rpsim_key] / simulated_txns(r) * scale}
+    return [fig(f"{g} {name}", p, pb, simulated[g], measured.get(g, 0) / n * scale, None, "info")
+            for g in ("pooler", "postgres", "pgbench")]
+
+
+def preemption_figures(m, p, pb):
+    """How often each group was preempted per transaction: rpsim's EEVDF wake-up preemptions against /proc's
+    involuntary context switches (which also count slices that ran out; at these burst lengths, microseconds
+    against a 1.5 ms slice, nearly all are preemptions by a woken process)."""
+    return per_group_figures(m, p, pb, "preemptions", "preemptions",
+                             "preemptions per transaction (rpsim vs /proc involuntary switches)")
 
 
 def run_delay_figures(m, p, pb):
     """How long each group waited for a cpu per transaction, in us: rpsim's run_delay_seconds (runnable without
     running, less the wake-up latency) against the kernel's schedstat run_delay, which counts the same thing. It
-    shows where the CPU model queues too much or too little, which throughput alone cannot. Absent from
-    measurements made before it was read."""
-    measured = m["cpu"].get("run_delay_s")
-    if not measured:
-        return []
-    n = max(1, m["transactions"])
-    us = lambda r, s: s / simulated_txns(r) * 1e6  # noqa: E731
-    simulated = {"pooler": lambda r: us(r, sum(x.get("run_delay_seconds", 0) for x in r["processes"])),
-                 "pgbench": lambda r: us(r, r["client_threads"].get("run_delay_seconds", 0)),
-                 "postgres": lambda r: us(r, r["postgres"].get("run_delay_seconds", 0))}
-    return [fig(f"{g} run delay us per transaction (rpsim vs /proc schedstat)", p, pb, simulated[g],
-                measured.get(g, 0) / n * 1e6, None, "info") for g in ("pooler", "postgres", "pgbench")]
+    shows where the CPU model queues too much or too little, which throughput alone cannot."""
+    return per_group_figures(m, p, pb, "run_delay_s", "run_delay_seconds",
+                             "run delay us per transaction (rpsim vs /proc schedstat)", 1e6)
 
 
 def idle_wakeups_per_txn(r):
