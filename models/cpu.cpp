@@ -380,19 +380,30 @@ void Cpu::reset_stats(sim::Time now) {
 EventLoop::EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<int> affinity)
     : sim_(sim), cpu_(cpu), owner_(owner), affinity_(std::move(affinity)) {}
 
-void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
-  if (runs_at_once(cost)) {
-    if (owner_.work_start(kind, arg)) owner_.work_done(kind, arg);
+template <bool kFirst>
+void EventLoop::enqueue(Item item) {
+  if (runs_at_once(item.cost)) {
+    if (owner_.work_start(item.kind, item.arg)) owner_.work_done(item.kind, item.arg);
     return;
   }
   if (!running_ && queue_.empty() && sim_.now() > idle_since_) {
     wake_owed_ = true;  // paid by the first item that runs, even if the one that woke the loop is dropped
     ++wakeups_;
   }
-  queue_.push_back(Item{kind, arg, cost});
+  if constexpr (kFirst) {
+    queue_.push_front(item);
+  } else {
+    queue_.push_back(item);
+  }
   // Work posted at the very instant the loop's last burst ended comes from that burst's own effects: the process
   // never left the cpu, and goes on there (in its slice, with a run queue) as it would after a queued item.
   if (!running_ && !blocked_) start_next(/*continuing=*/sim_.now() == idle_since_);
+}
+
+void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) { enqueue<false>(Item{kind, arg, cost}); }
+
+void EventLoop::post_first(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
+  enqueue<true>(Item{kind, arg, cost});
 }
 
 void EventLoop::unblock() {

@@ -176,6 +176,9 @@ class EventLoop final : public BurstOwner {
   EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<int> affinity);
 
   void post(std::uint32_t kind, std::uint64_t arg, sim::Time cost);
+  // Like post(), but ahead of everything queued: the thread's next work, as when a blocking call returns into code
+  // that goes on at once (pgbench sends a connection's first query before it turns to any other client).
+  void post_first(std::uint32_t kind, std::uint64_t arg, sim::Time cost);
   // Whether post() would run an item of this cost at once, calling work_start and work_done before it returns.
   [[nodiscard]] bool runs_at_once(sim::Time cost) const { return cost <= 0 && !blocked_; }
   void burst_done(std::uint64_t tag) override;
@@ -225,6 +228,8 @@ class EventLoop final : public BurstOwner {
     sim::Time cost;
   };
   void start_next(bool continuing = false);  // continuing: right after a burst of its own ended
+  template <bool kFirst>
+  void enqueue(Item item);
 
   sim::Simulation& sim_;
   Cpu& cpu_;

@@ -90,8 +90,7 @@ void World::client_after_login(int c) {
     return;
   }
   if (cl.txn_pending) {
-    cl.txn_pending = false;
-    begin_transaction(c, cl.txn_start);
+    begin_transaction(c, cl.txn_start);  // which clears txn_pending
   } else if (g.config.mode == LoopMode::kOpen) {
     schedule_open_arrival(c);
   } else {
@@ -114,8 +113,11 @@ void World::begin_transaction(int c, sim::Time start) {
     return;
   }
   cl.state = ClientState::kInTransaction;
+  // A transaction that waited for its connection keeps its start: the connection counts in its latency. A closed
+  // loop's other transactions start when their thread turns to sending them (pgbench's CSTATE_START_TX).
   if (!cl.txn_pending) cl.txn_start = start;
   cl.starts_at_send = g.config.mode == LoopMode::kClosed && !cl.txn_pending;
+  cl.txn_pending = false;
   cl.attributed_at = sim_.now();
   cl.queries_left = g.config.queries_per_transaction;
   processes_[cl.process].in_transaction.add(sim_.now(), 1);
@@ -132,7 +134,13 @@ void World::client_send_on_thread(int c) {
     send_query(c);
     return;
   }
-  client_loops_[cl.thread]->post(kWorkClientSend, client_ref(c), cost);
+  if (cl.holds_thread) {
+    // The first query of a blocking connection: the connect returns into the code that sends it, before the
+    // thread turns to anything that queued meanwhile (pgbench's START_TX goes straight on to the send).
+    client_loops_[cl.thread]->post_first(kWorkClientSend, client_ref(c), cost);
+  } else {
+    client_loops_[cl.thread]->post(kWorkClientSend, client_ref(c), cost);
+  }
 }
 
 void World::send_query(int c) {

@@ -61,6 +61,48 @@ TEST_CASE("EventLoop: a blocked loop finishes the item under way, then starts no
   CHECK(!loop.blocked());
 }
 
+TEST_CASE("EventLoop: post_first puts an item ahead of the queue, to run next", "[world][cpu][blocking]") {
+  // Blocked from the start, the loop queues item 1 (100 ns) and item 2 (zero cost); item 3 (50 ns) is posted with
+  // post_first, as a blocking connect's first query is. At the unblock (at 200 ns) item 3 runs first, 200-250, then
+  // items 1 (250-350) and 2 (at once, 350) in their posting order; item 1's end is reported after item 2, which
+  // the loop takes up before it delivers a finished item's effects (EventLoop::burst_done).
+  sim::Simulation s;
+  models::Cpu cpu(s, host(1, 1));
+  LoopLog log(s);
+  models::EventLoop loop(s, cpu, log, {});
+  loop.block();
+  loop.post(0, 1, 100);
+  loop.post(0, 2, 0);
+  loop.post_first(0, 3, 50);
+  s.run_until(200);
+  CHECK(log.done.empty());
+  loop.unblock();
+  s.run();
+  using P = std::pair<std::uint64_t, Time>;
+  CHECK(log.done == std::vector<P>{{3, 250}, {2, 350}, {1, 350}});
+}
+
+TEST_CASE("Blocking connect: the first query's send_cpu runs as the connect returns, ahead of queued work",
+          "[world][clients][blocking]") {
+  // Two clients on one thread, both starting at 0: connection c = 200 us, send_cpu s = 30 us, transaction
+  // t = 200 + 1050 = 1250 us (churn_world) plus 100 us for a server connection (the pool is empty and A's server
+  // is busy when B's query comes: the first two transactions open one each, SYN and SYN-ACK at 50 us), reading a
+  // result costs 0. A connects 0-200 while B's connection waits for the thread. pgbench sends a connection's first
+  // query as the connect returns, so A sends 200-230, then B connects 230-430 and sends 430-460. A's result
+  // arrives at 230 + 1350 = 1580 and B's at 1810, each read at once (the thread is idle, or ends a burst then):
+  // both wait s + t + 100 = 1380 us from the end of their connection, pgbench -C's logged latency. The window
+  // (1.9 ms) holds these two transactions only: A's next ends after 1580 + 200 + 30 + 1250. Had A's send queued
+  // behind B's waiting connection (400-430), A's would be 1580 us.
+  WorldConfig w = churn_world(2, 0, true);
+  w.clients[0].send_cpu = Distribution::constant(30 * kUs);
+  models::World world(w, 1, 0);
+  const models::RunResult r = world.run(0, 1900 * kUs);
+  REQUIRE(r.transactions == 2);
+  CHECK_THAT(r.latency_after_connect.mean(), WithinAbs(1.38e6, 1.0));
+  // From the requests at 0: A's 1580 us, B's 1810 us.
+  CHECK_THAT(r.latency.mean(), WithinAbs(1.695e6, 1.0));
+}
+
 TEST_CASE("Blocking connect: a thread of k clients completes one transaction per max(c, (c + t) / k)",
           "[world][clients][blocking]") {
   // Connection c = connect_cpu + 200 us, transaction t = 200 us + 1050 us = 1250 us (churn_world), client CPU 0.
