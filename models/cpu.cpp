@@ -3,12 +3,28 @@
 #include "models/cpu.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace models {
 
 namespace {
-// Linux's sysctl_sched_migration_cost default, 0.5 ms (kernel/sched/fair.c), in ns.
-constexpr double kMigrationCost = 500'000;
+// Linux's sysctl_sched_migration_cost default, 0.5 ms (kernel/sched/fair.c), in ns: a task that left a cpu less
+// than this long ago is cache-hot (task_hot), and load balancing leaves it where it is.
+constexpr sim::Time kMigrationCost = 500'000;
+// The scheduler tick at Debian's CONFIG_HZ=250: a busy cpu's tick kicks the balancing of the idle ones
+// (nohz_balancer_kick, when it has more than one runnable task). The idle cpus' own balance interval (the LLC
+// domain's min_interval, its weight in ms) is shorter than a tick on hosts of up to 4 cpus, so every kick balances.
+constexpr sim::Time kTick = 4'000'000;
+// A cpu about to go idle tries to pull work (sched_balance_newidle) unless it expects to stay idle for less than a
+// balancing pass costs (rq->avg_idle < sd->max_newidle_lb_cost, measured by the kernel; a few microseconds on a
+// small machine). Since Linux 5.16 this, not the migration cost, is the test.
+constexpr double kNewidleCost = 5'000;
+// sd->cache_nice_tries of the LLC domain: after more failed periodic balances than this, hot tasks move too.
+constexpr int kCacheNiceTries = 1;
+// SIS_UTIL: the LLC domain's imbalance_pct (117), which sets how fast the idle scan shrinks with utilisation.
+constexpr double kImbalancePct = 1.17;
+// PELT's half-life, ns (y^32 = 1/2 over 1,024 us periods; 32 ms is close enough).
+constexpr double kPeltHalfLife = 32e6;
 }  // namespace
 
 Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
@@ -25,19 +41,43 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
   for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
 }
 
-int Cpu::place(const std::vector<int>& allowed) const {
+void Cpu::arm_tick() {
+  if (tick_armed_ || cpus() < 2) return;
+  tick_armed_ = true;
+  sim_.schedule_at((sim_.now() / kTick + 1) * kTick, this, kTickEvent, 0);  // ticks fall on multiples of 4 ms
+}
+
+void Cpu::balance_tick() {
+  tick_armed_ = false;
+  bool queued = false;
+  for (const Thread& th : threads_) queued |= th.bursts.size() > 1;
+  if (!queued) return;  // the next queue that forms arms the tick again
+  for (int c = 0; c < cpus(); ++c) {
+    if (!threads_[c].bursts.empty()) continue;
+    if (pull_waiting(c)) {
+      balance_failed_ = 0;
+    } else {
+      ++balance_failed_;
+    }
+  }
+  arm_tick();
+}
+
+int Cpu::place(const std::vector<int>& allowed, bool wakeup) const {
   const std::vector<int>& cands = allowed.empty() ? all_cpus_ : allowed;
   int best = -1;
   long best_score = 0;
   for (int c : cands) {
     RPSIM_ASSERT(c >= 0 && c < cpus(), "pinned to a cpu the host does not have");
     long score;
-    if (threads_[c].bursts.empty()) {
+    if (threads_[c].bursts.empty() && wakeup && !woken(threads_[c])) {
+      score = 2;  // the waker's cpu, which it leaves only after the wake-up
+    } else if (threads_[c].bursts.empty()) {
       bool core_idle = true;
       for (int t = 0; t < threads_per_core_; ++t) core_idle &= threads_[t * cores_ + core_of(c)].bursts.empty();
       score = core_idle ? 0 : 1;
     } else {
-      score = 2 + static_cast<long>(threads_[c].bursts.size());
+      score = 3 + static_cast<long>(threads_[c].bursts.size());
     }
     if (best < 0 || score < best_score || (score == best_score && c < best)) {
       best = c;
@@ -59,10 +99,12 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
     th.bursts.insert(th.bursts.begin(),
                      Burst{owner, tag, static_cast<double>(work), &allowed, th.ended_v, th.ended_d});
     th.slice_end = th.ended_slice_end;
+    if (th.bursts.size() > 1) arm_tick();
     refresh_core(core_of(prev_cpu));
     return prev_cpu;
   }
-  const int cpu = choose(allowed);
+  const int cpu = run_queue() && woke_idle && owner->burst_cpu_ >= 0 && allowed.size() != 1
+                      ? place_wakee(owner, allowed) : choose(allowed, woke_idle != nullptr);
   owner->burst_cpu_ = cpu;
   Thread& th = threads_[cpu];
   if (woke_idle && woken(th)) {
@@ -93,10 +135,60 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
   if (eevdf()) place_woken(cpu, b);
   th.bursts.push_back(b);
   if (eevdf() && th.bursts.size() > 1) preempt_for_woken(cpu);
+  if (run_queue() && th.bursts.size() > 1) arm_tick();
   // A placed burst's deadline is a slice past its virtual runtime, so under EEVDF too its slice ends then.
   if (th.bursts.size() == 1) th.slice_end = sim_.now() + timeslice_;
   refresh_core(core);
   return cpu;
+}
+
+int Cpu::place_wakee(BurstOwner* owner, const std::vector<int>& allowed) {
+  // Linux's select_task_rq_fair() for a wake-up within one last-level cache (every cpu of a host shares one here).
+  // The kernel weighs cpus by PELT load averages; the model has no load averages and counts runnable bursts
+  // instead, which is what those averages follow when every task's weight is the default.
+  const sim::Time now = sim_.now();
+  const auto may = [&](int c) {
+    return allowed.empty() || std::find(allowed.begin(), allowed.end(), c) != allowed.end();
+  };
+  const auto idle = [&](int c) { return woken(threads_[c]); };
+  const int prev = owner->burst_cpu_;
+  if (!may(prev)) return place(allowed, /*wakeup=*/true);
+  // wake_affine(): this_cpu is the waker's, the cpu whose running burst ended at this instant (a send at the end
+  // of a burst; the model's loopback has no delay). A wake-up with no waker (a timer) stays with prev. Sockets
+  // and epoll wake synchronously (WF_SYNC): the waker is about to sleep, so it does not count against its cpu.
+  int target = prev;
+  const int waker = last_ended_cpu_ >= 0 && threads_[last_ended_cpu_].ended_at == now ? last_ended_cpu_ : -1;
+  if (waker >= 0 && waker != prev && may(waker)) {
+    const Thread& w = threads_[waker];
+    const bool waker_on = !w.bursts.empty() && w.bursts.front().owner == w.ended_owner;
+    const long nr_this = static_cast<long>(w.bursts.size()) + (waker_on ? 0 : 1);  // with the waker
+    if (nr_this == 1) {
+      target = waker;  // wake_affine_idle(): a sync wake-up by the only task on its cpu
+    } else if (!idle(prev)) {
+      // wake_affine_weight(): this cpu's load less the waker's plus the wakee's, against prev's less the wakee's
+      // (it is not on it), prev favoured by half the imbalance_pct (100 vs 108) and by one for a sync wake-up.
+      const long this_load = nr_this - 1 + 1;
+      const long prev_load = static_cast<long>(threads_[prev].bursts.size());
+      if (this_load * 100 < prev_load * 108 + 1) target = waker;
+    }
+  }
+  // select_idle_sibling(): the target if idle, then prev, then the cpu it was woken on before (recent_used_cpu),
+  // then a scan of the others from target + 1 whose length SIS_UTIL cuts as the cpus get busy (none at 85 %).
+  const int recent = owner->recent_used_cpu_;
+  owner->recent_used_cpu_ = prev;
+  if (idle(target)) return target;
+  if (prev != target && idle(prev)) return prev;
+  if (recent >= 0 && recent != prev && recent != target && may(recent) && idle(recent)) return recent;
+  const int n = cpus();
+  const double x = std::min(1.0, utilisation() * kImbalancePct);
+  int budget = static_cast<int>(static_cast<double>(n) * (1 - x * x));
+  for (int i = 1; i < n && budget > 0; ++i) {
+    const int c = (target + i) % n;
+    if (!may(c)) continue;
+    --budget;
+    if (idle(c)) return c;
+  }
+  return target;
 }
 
 void Cpu::advance(int cpu) {
@@ -152,7 +244,7 @@ void Cpu::reschedule(int cpu) {
   th.next = sim_.schedule_in(delay, this, 0, static_cast<std::uint64_t>(cpu));
 }
 
-void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
+void Cpu::handle_event(std::uint32_t kind, std::uint64_t arg) {
   const int cpu = static_cast<int>(arg);
   Thread& th = threads_[cpu];
   th.next = {};
@@ -174,7 +266,12 @@ void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
       return;
     }
   }
-  // Out of line, so that the common case above needs no saved registers.
+  // Out of line, so that the common case above needs no saved registers. (Ticks exist only with a run queue, so
+  // they never take the path above.)
+  if (kind == kTickEvent) {
+    balance_tick();
+    return;
+  }
   finish_bursts(cpu);
 }
 
@@ -205,6 +302,8 @@ void Cpu::finish_bursts(int cpu) {
   if (!finished_.empty()) {
     // The head ended: the next one gets a fresh slice, unless the owner goes on at once (start(), `goes_on`).
     const Burst& head = finished_.front();
+    head.owner->ran_at_ = now;
+    last_ended_cpu_ = cpu;
     th.ended_owner = head.owner;
     th.ended_at = now;
     th.ended_slice_end = th.slice_end;
@@ -236,12 +335,12 @@ void Cpu::finish_bursts(int cpu) {
   refresh_core(core);
   for (const Burst& b : finished_) b.owner->burst_done(b.tag);
   // Only a thread that is still idle once the owner had its chance to go on looks for waiting work elsewhere,
-  // and only if its idle periods have been long (sched_balance_newidle gives up when rq->avg_idle is below
-  // sysctl_sched_migration_cost: pulling would cost more than the idle time it fills). A busy machine's short
-  // idle gaps are therefore left idle while another cpu has a queue, as on Linux.
+  // and only if its idle periods have been long enough (sched_balance_newidle gives up when rq->avg_idle is below
+  // what a balancing pass costs, kNewidleCost: pulling would cost more than the idle time it fills). A busy
+  // machine's very short idle gaps are therefore left idle while another cpu has a queue, as on Linux.
   if (threads_[cpu].bursts.empty()) {
     threads_[cpu].idle_since = now;
-    if (threads_[cpu].avg_idle >= kMigrationCost) pull_waiting(cpu);
+    if (threads_[cpu].avg_idle >= kNewidleCost && pull_waiting(cpu)) balance_failed_ = 0;
   }
 }
 
@@ -250,7 +349,13 @@ bool Cpu::continues(const BurstOwner* owner, int cpu) const {
   return th.ended_owner == owner && th.ended_at == sim_.now() && th.ended_slice_end > sim_.now();
 }
 
-void Cpu::pull_waiting(int cpu) {
+bool Cpu::pull_waiting(int cpu) {
+  const sim::Time now = sim_.now();
+  const auto movable = [&](const Burst& b) {
+    const sim::Time ran = b.owner->ran_at_;
+    const bool hot = ran >= 0 && now - ran < kMigrationCost;
+    return !hot || balance_failed_ > kCacheNiceTries;
+  };
   int from = -1;
   std::size_t index = 0;
   for (int c = 0; c < cpus(); ++c) {
@@ -258,6 +363,7 @@ void Cpu::pull_waiting(int cpu) {
     if (c == cpu || q.size() < 2 || (from >= 0 && q.size() <= threads_[from].bursts.size())) continue;
     for (std::size_t i = 1; i < q.size(); ++i) {
       const std::vector<int>& allowed = *q[i].allowed;
+      if (!movable(q[i])) continue;
       if (allowed.empty() || std::find(allowed.begin(), allowed.end(), cpu) != allowed.end()) {
         from = c;
         index = i;
@@ -265,7 +371,7 @@ void Cpu::pull_waiting(int cpu) {
       }
     }
   }
-  if (from < 0) return;
+  if (from < 0) return false;
   std::vector<Burst>& q = threads_[from].bursts;
   Burst b = q[index];
   b.owner->burst_cpu_ = cpu;
@@ -276,7 +382,10 @@ void Cpu::pull_waiting(int cpu) {
     b.v = average_v(cpu) - lag;  // the thread is empty: there is no average to shift
     b.d = b.v + rest;
   }
-  threads_[cpu].bursts.push_back(b);  // waiting bursts did no work, so nothing to advance first
+  // The waiting burst did no work, but the idle thread's clock must come up to now first: a balancing tick pulls
+  // onto a thread that has been idle for a while, and its next advance() would count all that time as work.
+  for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core_of(cpu));
+  threads_[cpu].bursts.push_back(b);
   q.erase(q.begin() + static_cast<std::ptrdiff_t>(index));
   if (eevdf()) {
     pick_eevdf(cpu, /*head_runs=*/false);
@@ -285,6 +394,7 @@ void Cpu::pull_waiting(int cpu) {
   }
   refresh_core(core_of(cpu));
   if (core_of(from) != core_of(cpu)) refresh_core(core_of(from));  // its count changed; its head did not
+  return true;
 }
 
 double Cpu::sum_v(const Thread& th, double sum) {
@@ -362,6 +472,7 @@ void Cpu::preempt_for_woken(int cpu) {
     if (th.bursts[i].v <= average + 1e-6 && th.bursts[i].d <= w.d) return;
   }
   std::rotate(th.bursts.begin(), th.bursts.begin() + static_cast<std::ptrdiff_t>(woken), th.bursts.end());
+  th.bursts[1].owner->ran_at_ = sim_.now();
   ++th.bursts[1].owner->preempted_;
   const Burst& head = th.bursts.front();
   th.slice_end = sim_.now() + finish_delay(head.d - head.v);
@@ -375,6 +486,24 @@ double Cpu::mean_busy_fraction(sim::Time now) const {
 
 void Cpu::reset_stats(sim::Time now) {
   for (Thread& th : threads_) th.busy.reset(now);
+  (void)utilisation();
+  stats_since_ = now;
+  util_at_ = now;
+  util_area_ = 0;
+}
+
+double Cpu::utilisation() {
+  const sim::Time now = sim_.now();
+  if (now <= util_at_) return util_avg_;
+  double area = 0;
+  for (const Thread& th : threads_) area += th.busy.mean(now) * static_cast<double>(now - stats_since_);
+  const double elapsed = static_cast<double>(now - util_at_);
+  const double window = (area - util_area_) / (elapsed * static_cast<double>(threads_.size()));
+  const double keep = std::exp2(-elapsed / kPeltHalfLife);
+  util_avg_ = util_avg_ * keep + window * (1 - keep);
+  util_at_ = now;
+  util_area_ = area;
+  return util_avg_;
 }
 
 EventLoop::EventLoop(sim::Simulation& sim, Cpu& cpu, Owner& owner, std::vector<int> affinity)

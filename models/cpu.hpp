@@ -32,7 +32,11 @@ class BurstOwner {
   double sleep_lag_ = 0;
   double sleep_v_ = 0;
   int sleep_cpu_ = -1;
+  // Kept by Cpu: the cpu of its last burst (where it ended, after a balancing pull), and for the wake-up placement
+  // of a run queue (Cpu::place_wakee) Linux's p->recent_used_cpu (the previous cpu at its wake-up before last).
   int burst_cpu_ = -1;
+  int recent_used_cpu_ = -1;
+  sim::Time ran_at_ = -1;  // when it last left a cpu (Linux's se.exec_start, for task_hot)
 };
 
 // Work is measured in nanoseconds of one hardware thread running alone on its core. A thread runs its bursts in
@@ -66,7 +70,9 @@ class Cpu final : public sim::EventHandler {
   [[nodiscard]] int bursts_on(int cpu) const { return static_cast<int>(threads_[cpu].bursts.size()); }
   // Whether start() would put a new burst (not one that goes on) on a cpu that is idle and was already idle before
   // this instant (one whose burst ended just now is handed over, not woken).
-  [[nodiscard]] bool places_on_idle(const std::vector<int>& allowed) const { return woken(threads_[choose(allowed)]); }
+  [[nodiscard]] bool places_on_idle(const std::vector<int>& allowed) const {
+    return woken(threads_[choose(allowed, /*wakeup=*/true)]);
+  }
   [[nodiscard]] sim::Time idle_wakeup() const { return idle_wakeup_; }
   [[nodiscard]] sim::Time wakeup_latency() const { return wakeup_latency_; }
   void reset_stats(sim::Time now);
@@ -111,18 +117,22 @@ class Cpu final : public sim::EventHandler {
     if (static_cast<double>(delay) < wait) ++delay;
     return delay;
   }
-  [[nodiscard]] int choose(const std::vector<int>& allowed) const {
+  [[nodiscard]] int choose(const std::vector<int>& allowed, bool wakeup) const {
     if (allowed.size() == 1) {
       // Pinned to one cpu (a pooler process with its own core): nothing to choose. Inline: once per burst.
       RPSIM_ASSERT(allowed.front() >= 0 && allowed.front() < cpus(), "pinned to a cpu the host does not have");
       return allowed.front();
     }
-    return place(allowed);
+    return place(allowed, wakeup);
   }
-  [[nodiscard]] int place(const std::vector<int>& allowed) const;  // the scoring, for more than one allowed cpu
+  [[nodiscard]] int place(const std::vector<int>& allowed, bool wakeup) const;  // the scoring, for more than one cpu
+  // Run queue: where a woken owner goes (Linux's select_task_rq_fair).
+  [[nodiscard]] int place_wakee(BurstOwner* owner, const std::vector<int>& allowed);
   [[nodiscard]] bool run_queue() const { return timeslice_ > 0; }
   [[nodiscard]] bool woken(const Thread& th) const { return th.bursts.empty() && th.idle_since < sim_.now(); }
-  void pull_waiting(int cpu);  // run queue: an idle thread takes the oldest waiting burst it may run
+  // Run queue: an idle thread takes the oldest waiting burst it may run from the longest queue, if that burst is
+  // cache-cold or balancing has failed often enough (Linux's can_migrate_task); whether it took one.
+  bool pull_waiting(int cpu);
   // Run queue: whether `owner`'s burst on `cpu` ended at this instant inside its slice (so it goes on there).
   [[nodiscard]] bool continues(const BurstOwner* owner, int cpu) const;
   // EEVDF (HostConfig::Scheduler::kEevdf).
@@ -149,6 +159,20 @@ class Cpu final : public sim::EventHandler {
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
   std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
+  int last_ended_cpu_ = -1;      // run queue: the cpu whose running burst ended last
+  // Run queue: the cpus' utilisation as Linux's PELT averages it (half-life 32 ms), for the idle scan's budget.
+  [[nodiscard]] double utilisation();
+  // Run queue, more than one cpu: the scheduler tick at which idle cpus pull from queues (Linux's nohz idle
+  // balance), armed while some cpu has a queue. balance_failed_ is the LLC domain's nr_balance_failed.
+  static constexpr std::uint32_t kTickEvent = 1;
+  void arm_tick();
+  void balance_tick();
+  bool tick_armed_ = false;
+  int balance_failed_ = 0;
+  sim::Time stats_since_ = 0;
+  sim::Time util_at_ = 0;
+  double util_area_ = 0;  // busy thread-ns since stats_since_, at util_at_
+  double util_avg_ = 0;
 };
 
 // A single-threaded process: one event loop that takes work items in FIFO order and runs each as one CPU burst,

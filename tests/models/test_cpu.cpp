@@ -113,14 +113,14 @@ models::HostConfig eevdf_host(int cores, Time timeslice) {
 TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thread pulls waiting work",
           "[world][cpu]") {
   sim::Simulation s;
-  BurstLog log(s);
+  BurstLog log(s), a(s), b(s), c(s), warm(s);
   const std::vector<int> any, only0{0}, only1{1}, both{0, 1};
-  // Two cores. A (1000 ns) pinned to cpu 0, B (500 ns) pinned to cpu 1; C (1000 ns, either cpu) finds both busy
-  // with one burst each and queues on the lowest, cpu 0, behind A.
+  // Two cores; A, B and C are processes of their own. A (1000 ns) pinned to cpu 0, B (500 ns) pinned to cpu 1;
+  // C (1000 ns, either cpu) finds both busy with one burst each and queues on the lowest, cpu 0, behind A.
   const auto start_a_b_c = [&](models::Cpu& cpu) {
-    CHECK(cpu.start(&log, 1, 1000, only0) == 0);
-    CHECK(cpu.start(&log, 2, 500, only1) == 1);
-    CHECK(cpu.start(&log, 3, 1000, both) == 0);
+    CHECK(cpu.start(&a, 1, 1000, only0) == 0);
+    CHECK(cpu.start(&b, 2, 500, only1) == 1);
+    CHECK(cpu.start(&c, 3, 1000, both) == 0);
   };
   SECTION("bursts wait their turn whole") {
     // Two 1000 ns bursts started together on one thread with 10 us slices: the first runs alone at full speed
@@ -143,32 +143,116 @@ TEST_CASE("Cpu with a run queue: the head runs alone, slices rotate, an idle thr
     CHECK(log.done[1] == 6000);
   }
   SECTION("an idle thread pulls the oldest waiting burst it may run") {
-    // A, B and C as above. At 500 ns cpu 1 goes idle and pulls C, which ends at 1500 ns (2000 ns had it waited
-    // for A).
+    // A, B and C as above. At 500 ns cpu 1 goes idle and pulls C, whose process has not run yet (so it is not
+    // cache-hot): C ends at 1500 ns (2000 ns had it waited for A).
     models::Cpu cpu(s, run_queue_host(2, 10'000));
     start_a_b_c(cpu);
     s.run();
-    CHECK(log.done[1] == 1000);
-    CHECK(log.done[2] == 500);
-    CHECK(log.done[3] == 1500);
+    CHECK(a.done[1] == 1000);
+    CHECK(b.done[2] == 500);
+    CHECK(c.done[3] == 1500);
   }
-  SECTION("a thread whose idle gaps are short does not pull (Linux's avg_idle below the migration cost)") {
-    // Cpu 1 first runs eight 100 ns bursts with 100 ns idle between them: each wake-up moves its average idle
-    // time 1/8 of the way to the gap, from 1 ms to about 1 ms x (7/8)^9 = 0.30 ms (the ninth is B below),
-    // under the 0.5 ms migration cost. Then the set-up above, from t = 1600: C queues behind A on cpu 0, and
-    // cpu 1, idle again at 2100, leaves it there: C ends at 1600 + 2000 = 3600.
+  SECTION("an idle thread leaves a cache-hot burst where it waits (Linux's task_hot)") {
+    // As above, but C's process ran a burst of 100 ns on cpu 1 until just before: it left a cpu 0 ns ago, less
+    // than the 0.5 ms migration cost, so at 500 ns cpu 1 leaves it queued behind A (balancing has not failed
+    // yet, so cache_nice_tries does not let hot tasks go): C ends at 100 + 2000 = 2100 ns. The balancing tick (every
+    // 4 ms) comes too late to matter.
     models::Cpu cpu(s, run_queue_host(2, 10'000));
-    for (int i = 0; i < 8; ++i) {
+    cpu.start(&c, 9, 100, only1);
+    s.run_until(100);
+    start_a_b_c(cpu);
+    s.run();
+    CHECK(b.done[2] == 600);
+    CHECK(c.done[3] == 2100);
+  }
+  SECTION("a thread whose idle gaps are short does not pull (Linux's avg_idle below a balancing pass's cost)") {
+    // Cpu 1 first runs 48 bursts of 100 ns with 100 ns idle between them: each wake-up moves its average idle
+    // time 1/8 of the way to the gap, from 1 ms to about 100 + 999,900 x (7/8)^48 = 1,745 ns (B's wake-up below
+    // keeps it there), under the 5 us a newidle balance costs (since Linux 5.16 the test is against that cost, not
+    // the 0.5 ms migration cost). Then the set-up above, from t = 9600: C (cold) queues behind A on cpu 0, and
+    // cpu 1, idle again at 10100, leaves it there: C ends at 9600 + 2000 = 11600, before the first balancing tick
+    // (4 ms after C queued).
+    models::Cpu cpu(s, run_queue_host(2, 10'000));
+    for (int i = 0; i < 48; ++i) {
       s.run_until(200 * i);
-      cpu.start(&log, 10 + static_cast<std::uint64_t>(i), 100, only1);
+      cpu.start(&warm, 10 + static_cast<std::uint64_t>(i), 100, only1);
     }
-    s.run_until(1600);
+    s.run_until(9600);
     start_a_b_c(cpu);
     s.run();
-    CHECK(log.done[2] == 2100);
-    CHECK(log.done[1] == 2600);
-    CHECK(log.done[3] == 3600);
+    CHECK(b.done[2] == 10100);
+    CHECK(a.done[1] == 10600);
+    CHECK(c.done[3] == 11600);
   }
+}
+
+TEST_CASE("Cpu with a run queue: a wake-up goes where Linux's select_task_rq_fair puts it", "[world][cpu]") {
+  // Three cpus, run queue with long slices (1 s, so nothing rotates). P ran last on cpu 1 (a 10 ns burst at 0),
+  // where X now runs for 200 ms. W runs on cpu 0 until 100 ms and goes on there with 1 ms more (a process that
+  // sends, then has more to do); at that instant it wakes P (a sync wake-up: W's burst just ended on cpu 0).
+  // wake_affine(): W is the only task on its cpu, so the target is W's cpu 0. select_idle_sibling(): cpu 0 is not
+  // idle (W goes on), nor is P's previous cpu 1; then it scans for an idle cpu, as far as SIS_UTIL allows: with
+  // utilisation u (Linux's 32 ms average), budget = 3 x (1 - min(1, 1.17 u)^2) cpus.
+  sim::Simulation s;
+  models::Cpu cpu(s, run_queue_host(3, 1'000'000'000));
+  BurstLog p(s), x(s), w(s), z(s);
+  const std::vector<int> any, only0{0}, only1{1}, only2{2};
+  cpu.start(&p, 1, 10, only1);
+  cpu.start(&x, 2, 200'000'000, only1);
+  SECTION("busy cpus: no idle scan, P queues behind its waker while cpu 2 idles") {
+    // W on cpu 0 and Z on cpu 2 run from 0; Z ends at 99 ms. The first 100 ms averaged to u = 0.885 x (3 cpus
+    // busy 99.67 % of the time) = 0.882 (0.885 = 1 - 2^(-100/32), the average starting from 0): 1.17 u > 1, no
+    // budget. P goes to cpu 0 behind W's 1 ms and ends at 101.05 ms; the balancing tick (104 ms) is later.
+    cpu.start(&w, 3, 100'000'000, only0);
+    cpu.start(&z, 4, 99'000'000, only2);
+    s.run_until(100'000'000);
+    CHECK(z.done[4] == 99'000'000);
+    CHECK(w.done[3] == 100'000'000);
+    CHECK(cpu.start(&w, 5, 1'000'000, only0, /*goes_on=*/true) == 0);
+    bool woke_idle = false;
+    CHECK(cpu.start(&p, 6, 50'000, any, false, &woke_idle) == 0);
+    CHECK(!woke_idle);
+    s.run_until(150'000'000);
+    CHECK(p.done[6] == 101'050'000);
+  }
+  SECTION("quiet cpus: the scan finds cpu 2 idle") {
+    // W runs only from 99.9 ms; cpu 2 has been idle all along: u = 0.885 x (100 + 0.1 ms of 300) = 0.295, and
+    // budget = int(3 x (1 - 0.345^2)) = 2: the scan from cpu 1 (busy) reaches cpu 2, which P wakes (an idle
+    // cpu: woke_idle) and ends on at 100.05 ms.
+    s.run_until(99'900'000);
+    cpu.start(&w, 3, 100'000, only0);
+    s.run_until(100'000'000);
+    CHECK(w.done[3] == 100'000'000);
+    CHECK(cpu.start(&w, 5, 1'000'000, only0, /*goes_on=*/true) == 0);
+    bool woke_idle = false;
+    CHECK(cpu.start(&p, 6, 50'000, any, false, &woke_idle) == 2);
+    CHECK(woke_idle);
+    s.run_until(150'000'000);
+    CHECK(p.done[6] == 100'050'000);
+  }
+}
+
+TEST_CASE("Cpu with a run queue: the balancing tick moves work that newidle balancing left", "[world][cpu]") {
+  // Two cpus, long slices. C's process runs 10 ns on cpu 0, then queues there (at 10 ns) behind A (10 ms); B runs
+  // 300 ns on cpu 1. When B ends at 310 ns, cpu 1 goes idle but leaves C: C's process left a cpu 300 ns ago, less
+  // than the 0.5 ms migration cost (cache-hot). At the next scheduler tick (4 ms at HZ=250, armed when C queued)
+  // the idle cpu 1 balances again; C is cold by then and moves: it ends at 4 + 1 = 5 ms, not after A at 11 ms.
+  // (Until this test, a pulled burst was charged the idle thread's idle time as work: it ended at 4 ms.)
+  sim::Simulation s;
+  models::Cpu cpu(s, run_queue_host(2, 1'000'000'000));
+  BurstLog a(s), b(s), c(s);
+  const std::vector<int> any, only0{0}, only1{1};
+  CHECK(cpu.start(&c, 1, 10, only0) == 0);
+  s.run_until(10);
+  CHECK(cpu.start(&a, 2, 10'000'000, only0) == 0);
+  CHECK(cpu.start(&b, 3, 300, only1) == 1);
+  CHECK(cpu.start(&c, 4, 1'000'000, any) == 0);  // both cpus busy, equal queues: the lowest
+  s.run_until(3'000'000);
+  CHECK(b.done[3] == 310);
+  CHECK(c.done.count(4) == 0);
+  s.run();
+  CHECK(c.done[4] == 5'000'000);
+  CHECK(a.done[2] == 10'000'010);
 }
 
 TEST_CASE("EEVDF run queue: lag decides who runs next, and a negative lag wears off in sleep", "[world][cpu]") {
