@@ -44,7 +44,7 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
 void Cpu::arm_tick() {
   if (tick_armed_ || cpus() < 2) return;
   tick_armed_ = true;
-  sim_.schedule_at((sim_.now() / kTick + 1) * kTick, this, kTickEvent, 0);  // ticks fall on multiples of 4 ms
+  sim_.schedule_at((sim_.now() / kTick + 1) * kTick, &ticker_, 0, 0);  // ticks fall on multiples of 4 ms
 }
 
 void Cpu::balance_tick() {
@@ -244,7 +244,7 @@ void Cpu::reschedule(int cpu) {
   th.next = sim_.schedule_in(delay, this, 0, static_cast<std::uint64_t>(cpu));
 }
 
-void Cpu::handle_event(std::uint32_t kind, std::uint64_t arg) {
+void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
   const int cpu = static_cast<int>(arg);
   Thread& th = threads_[cpu];
   th.next = {};
@@ -266,12 +266,7 @@ void Cpu::handle_event(std::uint32_t kind, std::uint64_t arg) {
       return;
     }
   }
-  // Out of line, so that the common case above needs no saved registers. (Ticks exist only with a run queue, so
-  // they never take the path above.)
-  if (kind == kTickEvent) {
-    balance_tick();
-    return;
-  }
+  // Out of line, so that the common case above needs no saved registers.
   finish_bursts(cpu);
 }
 

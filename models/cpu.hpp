@@ -53,7 +53,12 @@ class Cpu final : public sim::EventHandler {
   // Starts a burst on one of `allowed` cpus (all when empty) and returns the cpu chosen. Placement follows what
   // Linux's wake-up path prefers: an idle thread on an idle core, then any idle thread, then the least loaded one;
   // ties go to the lowest cpu id. A burst stays on its cpu until it ends (with a run queue, an idle cpu may take one
-  // that is still waiting: pull_waiting). `allowed` must outlive the burst.
+  // that is still waiting: pull_waiting, and the balancing tick). `allowed` must outlive the burst.
+  // A wake-up (a caller that passes `woke_idle`) counts a thread whose burst ended at this very instant as not yet
+  // idle: on Linux the waker is still on that cpu when it wakes the other process (a send, then the wait), so
+  // select_idle_sibling() takes any cpu that was idle already, and the waker's own only when there is none. With
+  // a run queue, a wake-up of an owner that ran before goes where Linux's select_task_rq_fair() would put it
+  // (place_wakee: wake_affine, then select_idle_sibling with SIS_UTIL's scan budget).
   // With a run queue and `goes_on` (work the owner's own last burst posted as it ended), an owner whose burst
   // ended at this very instant, inside its slice, goes on at once on the cpu where it ended (a process that had
   // more work never left the cpu). A caller that starts the burst as a wake-up passes `woke_idle`: when the burst
@@ -164,7 +169,13 @@ class Cpu final : public sim::EventHandler {
   [[nodiscard]] double utilisation();
   // Run queue, more than one cpu: the scheduler tick at which idle cpus pull from queues (Linux's nohz idle
   // balance), armed while some cpu has a queue. balance_failed_ is the LLC domain's nr_balance_failed.
-  static constexpr std::uint32_t kTickEvent = 1;
+  // The tick's own handler, so that Cpu::handle_event (once per burst end, the hot path) has no kind to test.
+  struct Ticker final : sim::EventHandler {
+    explicit Ticker(Cpu& c) : cpu(c) {}
+    void handle_event(std::uint32_t, std::uint64_t) override { cpu.balance_tick(); }
+    Cpu& cpu;
+  };
+  Ticker ticker_{*this};
   void arm_tick();
   void balance_tick();
   bool tick_armed_ = false;
