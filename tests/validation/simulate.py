@@ -47,6 +47,21 @@ def varied(seconds, cv):
     return {"kind": "lognormal", "mean": us(seconds), "cv": round(cv, 4)} if cv > 0 and seconds > 0 else us(seconds)
 
 
+# The share of pgbench's CPU per transaction that goes into sending the query; the rest reads the result. pgbench
+# stamps a transaction's start as its thread turns to sending it (CSTATE_START_TX) and its end after reading the
+# result (CSTATE_END_TX), and takes up the next transaction of a client only on its next pass over the clients,
+# after reading the other ready results. So its logged latency leaves out the time from a result's read to the
+# next send (measured: 3 us a transaction at 4 clients, 14 at 1 worker and 16 clients, 27 at 2 workers and 16
+# clients, 115-140 at 2 workers and 64 clients), which rpsim reproduces by charging the send as a work item of
+# its own (clients[].send_cpu) behind the thread's other work. The share was measured with perf (2026-11-24,
+# `perf record -e cpu-clock --call-graph dwarf -p PGBENCH` for 4 s of `pgbench -S -j 2`, each sample grouped by
+# the libc or libpq call it was under): the send, whose system call on loopback also runs the receiver's TCP
+# stack and wakes it, took 37 % (PgBouncer, 1 worker, 8 clients), 47 % (rpool, 1 worker, 4 clients), 55 %
+# (rpool, 2 workers, 16 clients) and 67 % (rpool, 2 workers, 64 clients) of pgbench's samples; the read, the
+# poll, the --log line and the rest, the remainder. About half, then.
+PGBENCH_SEND_SHARE = 0.5
+
+
 # Client-pooler round trips of a login by auth_type, from the startup message to the answer (trust: the answer;
 # md5: password request, then the answer; SCRAM: two SASL exchanges, then the answer).
 AUTH_ROUND_TRIPS = {"trust": 1, "md5": 2, "scram-sha-256": 3}
@@ -95,7 +110,8 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
         # pgbench connects with libpq's blocking PQconnectdb: the whole thread waits for each connection.
         "blocking_connect": True,
         "server_cpu": varied(costs["postgres_per_txn_s"], cv),
-        "client_cpu": varied(costs["pgbench_per_txn_s"], cv),
+        "send_cpu": varied(costs["pgbench_per_txn_s"] * PGBENCH_SEND_SHARE, cv),
+        "client_cpu": varied(costs["pgbench_per_txn_s"] * (1 - PGBENCH_SEND_SHARE), cv),
         "wakeup": us(cal.get("pgbench_wakeup_s", 0.0)),
     }
     if per_transaction:

@@ -138,6 +138,9 @@ def test_scenario_describes_the_setup():
     assert doc["pooler"]["processes"] == 2 and doc["assignment"] == [9, 7]
     assert doc["pooler"]["cpu"]["query"] == "10.000us" and doc["clients"][0]["server_cpu"] == "30.000us"
     assert doc["clients"][0]["client_threads"] == 2 and doc["clients"][1]["count"] == 3
+    # pgbench's 10 us a transaction: half sending the query (a work item of its own, where pgbench's logged
+    # latency starts), half reading the result (simulate.PGBENCH_SEND_SHARE, measured with perf).
+    assert doc["clients"][0]["send_cpu"] == "5.000us" and doc["clients"][0]["client_cpu"] == "5.000us"
     assert doc["hosts"][0]["cores"] * doc["hosts"][0]["threads_per_core"] == procstat.NCPU
     json.dumps(doc)
 
