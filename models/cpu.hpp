@@ -167,8 +167,6 @@ class Cpu final : public sim::EventHandler {
   int last_ended_cpu_ = -1;      // run queue: the cpu whose running burst ended last
   // Run queue: the cpus' utilisation as Linux's PELT averages it (half-life 32 ms), for the idle scan's budget.
   [[nodiscard]] double utilisation();
-  // Run queue, more than one cpu: the scheduler tick at which idle cpus pull from queues (Linux's nohz idle
-  // balance), armed while some cpu has a queue. balance_failed_ is the LLC domain's nr_balance_failed.
   // The tick's own handler, so that Cpu::handle_event (once per burst end, the hot path) has no kind to test.
   struct Ticker final : sim::EventHandler {
     explicit Ticker(Cpu& c) : cpu(c) {}
@@ -176,6 +174,8 @@ class Cpu final : public sim::EventHandler {
     Cpu& cpu;
   };
   Ticker ticker_{*this};
+  // Run queue, more than one cpu: the scheduler tick at which idle cpus pull from queues (Linux's nohz idle
+  // balance), armed while some cpu has a queue. balance_failed_ is the LLC domain's nr_balance_failed.
   void arm_tick();
   void balance_tick();
   bool tick_armed_ = false;
