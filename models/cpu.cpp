@@ -95,7 +95,7 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
     // The process had more to do when its burst ended: it never left the cpu, so it goes on in the same slice,
     // ahead of the bursts that were waiting there.
     Thread& th = threads_[prev_cpu];
-    for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core_of(prev_cpu));
+    advance_core(core_of(prev_cpu));
     th.bursts.insert(th.bursts.begin(),
                      Burst{owner, tag, static_cast<double>(work), &allowed, th.ended_v, th.ended_d});
     th.slice_end = th.ended_slice_end;
@@ -124,7 +124,7 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
     return cpu;
   }
   const int core = core_of(cpu);
-  for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
+  advance_core(core);
   if (run_queue() && th.bursts.empty()) {
     // Linux's rq->avg_idle: a running average (weight 1/8) of how long the cpu stays idle, updated when a wake-up
     // ends an idle period, capped at twice the migration cost.
@@ -167,7 +167,7 @@ int Cpu::place_wakee(BurstOwner* owner, const std::vector<int>& allowed) {
     } else if (!idle(prev)) {
       // wake_affine_weight(): this cpu's load less the waker's plus the wakee's, against prev's less the wakee's
       // (it is not on it), prev favoured by half the imbalance_pct (100 vs 108) and by one for a sync wake-up.
-      const long this_load = nr_this - 1 + 1;
+      const long this_load = nr_this;  // nr_this - 1 (the waker's) + 1 (the wakee's)
       const long prev_load = static_cast<long>(threads_[prev].bursts.size());
       if (this_load * 100 < prev_load * 108 + 1) target = waker;
     }
@@ -273,7 +273,7 @@ void Cpu::handle_event(std::uint32_t, std::uint64_t arg) {
 void Cpu::finish_bursts(int cpu) {
   const int core = core_of(cpu);
   Thread& th = threads_[cpu];
-  for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
+  advance_core(core);
   // Half a nanosecond of slack absorbs the rounding of finish times up to whole nanoseconds. Both groups keep
   // their order (a stable partition, without the temporary buffer std::stable_partition allocates per call).
   finished_.clear();
@@ -379,7 +379,7 @@ bool Cpu::pull_waiting(int cpu) {
   }
   // The waiting burst did no work, but the idle thread's clock must come up to now first: a balancing tick pulls
   // onto a thread that has been idle for a while, and its next advance() would count all that time as work.
-  for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core_of(cpu));
+  advance_core(core_of(cpu));
   threads_[cpu].bursts.push_back(b);
   q.erase(q.begin() + static_cast<std::ptrdiff_t>(index));
   if (eevdf()) {

@@ -111,6 +111,9 @@ class Cpu final : public sim::EventHandler {
   };
 
   void advance(int cpu);        // charges the work done since `updated` at the current rate
+  void advance_core(int core) {  // advance() for every hardware thread of the core (their speeds are linked)
+    for (int t = 0; t < threads_per_core_; ++t) advance(t * cores_ + core);
+  }
   void refresh_core(int core);  // advances every thread of a core, recomputes rates, reschedules completions
   void refresh_thread(int cpu, double speed);  // the same for one thread, given its core's speed
   void reschedule(int cpu);
