@@ -480,9 +480,8 @@ double Cpu::mean_busy_fraction(sim::Time now) const {
 }
 
 void Cpu::reset_stats(sim::Time now) {
+  (void)utilisation();  // brought up to now from the busy levels, before the reset discards them
   for (Thread& th : threads_) th.busy.reset(now);
-  (void)utilisation();
-  stats_since_ = now;
   util_at_ = now;
   util_area_ = 0;
 }
@@ -491,7 +490,7 @@ double Cpu::utilisation() {
   const sim::Time now = sim_.now();
   if (now <= util_at_) return util_avg_;
   double area = 0;
-  for (const Thread& th : threads_) area += th.busy.mean(now) * static_cast<double>(now - stats_since_);
+  for (const Thread& th : threads_) area += static_cast<double>(th.busy.integral(now));  // busy ns since the reset
   const double elapsed = static_cast<double>(now - util_at_);
   const double window = (area - util_area_) / (elapsed * static_cast<double>(threads_.size()));
   const double keep = std::exp2(-elapsed / kPeltHalfLife);

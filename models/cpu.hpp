@@ -183,9 +183,8 @@ class Cpu final : public sim::EventHandler {
   void balance_tick();
   bool tick_armed_ = false;
   int balance_failed_ = 0;
-  sim::Time stats_since_ = 0;
   sim::Time util_at_ = 0;
-  double util_area_ = 0;  // busy thread-ns since stats_since_, at util_at_
+  double util_area_ = 0;  // busy thread-ns since the last reset_stats, at util_at_
   double util_avg_ = 0;
 };
 
