@@ -59,7 +59,10 @@ void EventLoop::run(int tick_ms, const std::function<void()>& tick, const std::f
   running_ = true;
   int64_t next_tick = now_us() + tick_ms * 1000;
   while (running_) {
-    int64_t wait_ms = (next_tick - now_us()) / 1000;
+    // Rounded up: epoll_wait never returns before its timeout, so the wait ends at or after the tick. Rounded down,
+    // a loop woken in the last millisecond before a tick polled with timeout 0 until the tick was due, a run of up
+    // to 1 ms every tick without sleeping (tests/pooler/test_event_loop.cpp).
+    int64_t wait_ms = (next_tick - now_us() + 999) / 1000;
     if (wait_ms < 0) wait_ms = 0;
     poll_once(static_cast<int>(wait_ms));
     after_batch();
