@@ -69,6 +69,19 @@ def _noise(c):
             f"steal {n['steal_cores']:.2f}, load {n['loadavg_before'][0]:.1f}")
 
 
+def autogroup_line(ag):
+    """The scheduler's task groups as the harness found and measured them (validate.autogroup_off)."""
+    if not ag:
+        return "- autogroup: not recorded"
+    if ag["found"] is None:
+        return f"- autogroup: {ag['note']}"
+    name = {"0": "off", "1": "on"}
+    line = f"- autogroup (kernel.sched_autogroup_enabled): {name.get(ag['found'], ag['found'])} on this machine, "
+    line += f"measured with it {name.get(ag['measured'], ag['measured'])}"
+    line += " (rpsim's scheduler has no task groups)" if ag["measured"] == "0" else " (rpsim does not model it)"
+    return line + (f"; {ag['note']}" if ag.get("note") else "")
+
+
 def markdown(doc):
     s = doc["summary"]
     m = doc["machine"]
@@ -80,6 +93,7 @@ def markdown(doc):
         f"- machine: {m['hostname']}, {m['cpu_model']}, {m['topology']['cores']} cores x "
         f"{m['topology']['threads_per_core']} threads, Linux {m['kernel']}; {m['postgres']}; {m['pgbouncer']}; "
         f"tcp_migrate_req={m['tcp_migrate_req']}",
+        autogroup_line(doc.get("autogroup")),
         f"- load average at start {doc['load_at_start']}, at end {doc['load_at_end']} (the machine is shared; "
         "'foreign' below is CPU used by processes outside the experiment during the measurement window, in cores)",
         f"- note: {doc.get('note') or '-'}",

@@ -156,6 +156,37 @@ def test_report_renders_errors_and_figures():
     assert "Could not run" in report.markdown(doc)
 
 
+def test_autogroup_is_off_while_measuring_and_restored_after(tmp_path):
+    # rpsim's scheduler has no task groups, so the harness measures with autogroup off: the sysctl reads 0 inside
+    # and its old value again afterwards, also when the run fails inside; one already off, or kept on request, is
+    # left alone; one that cannot be written is measured as it is, and the report says so.
+    path = tmp_path / "sched_autogroup_enabled"
+    path.write_text("1\n")
+    with validate.autogroup_off(str(path)) as ag:
+        assert path.read_text() == "0"
+        assert (ag["found"], ag["measured"]) == ("1", "0")
+    assert path.read_text() == "1"
+    try:
+        with validate.autogroup_off(str(path)):
+            assert path.read_text() == "0"
+            raise RuntimeError("a case failed")
+    except RuntimeError:
+        pass
+    assert path.read_text() == "1"
+    with validate.autogroup_off(str(path), keep=True) as ag:
+        assert path.read_text() == "1" and ag["measured"] == "1" and "keep" in ag["note"]
+    assert "rpsim does not model it" in report.autogroup_line(ag)
+    path.write_text("0")
+    with validate.autogroup_off(str(path)) as ag:
+        assert (ag["found"], ag["measured"], ag["note"]) == ("0", "0", "")
+    assert "measured with it off (rpsim's scheduler has no task groups)" in report.autogroup_line(ag)
+    with validate.autogroup_off(str(tmp_path / "missing")) as ag:
+        assert ag["found"] is None and "not readable" in report.autogroup_line(ag)
+    # A file nobody may write, root included (a read-only /proc/sys in a container is the real case).
+    with validate.autogroup_off("/proc/sys/kernel/osrelease") as ag:
+        assert ag["measured"] == ag["found"] and "could not switch autogroup off" in ag["note"]
+
+
 def test_gate_keeps_every_failure_visible():
     # Two experiments each with one failed figure; gating on experiment 1 alone still counts both failures and
     # names the one outside the gate: the exit status follows the gate, the report hides nothing.
