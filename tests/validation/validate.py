@@ -800,8 +800,9 @@ def autogroup_off(path=AUTOGROUP_SYSCTL, keep=False):
     first, and the harness starts Postgres (all its backends), pgbench and each pooler process in sessions of their
     own, so the machine would not be the one the scenario describes. Measured on 2026-11-24 (quick subset, 2 workers,
     16 clients, against rpsim): with autogroup on, pgbench woke 0.18-0.20 times a transaction where rpsim has 0.33,
-    the pooler 0.35 against 0.21, and the pgbench threads were preempted 3-5 times as often; with it off, every
-    wake-up figure was within 4 % (tests/validation/README.md). keep=True measures the machine as it is."""
+    the pooler 0.35 against 0.21, and the pgbench threads were preempted 3-5 times as often; with it off, both
+    wake-up figures were within 10 % (tests/validation/README.md, session 9). keep=True measures the machine as
+    it is."""
     try:
         with open(path) as f:
             found = f.read().strip()
