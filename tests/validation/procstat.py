@@ -99,6 +99,55 @@ def all_processes_cpu():
     return {"all": total / CLK_TCK, "ksoftirqd": network / CLK_TCK}
 
 
+def thread_runs(exclude_pids):
+    """Every thread of every process not in exclude_pids, as tid -> (comm, ns it ran on a cpu, times it ran), from
+    /proc/PID/task/TID/schedstat (run time, run-queue wait, timeslices; CONFIG_SCHED_INFO). Threads that vanish
+    while being read are left out."""
+    excluded = {int(p) for p in exclude_pids}
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in excluded:
+            continue
+        try:
+            tids = os.listdir(f"/proc/{name}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{name}/task/{tid}/schedstat") as f:
+                    ran_ns, _, runs = f.read().split()[:3]
+                with open(f"/proc/{name}/task/{tid}/comm") as f:
+                    comm = f.read().strip()
+            except (OSError, ValueError):
+                continue
+            out[int(tid)] = (comm, int(ran_ns), int(runs))
+    return out
+
+
+# A foreign thread whose runs average this long or more is reported as coming in bursts: on this machine kdamond.0
+# (the kernel's DAMON memory monitor) and the VM's agent run in 1-4 ms chunks, longer than the p99 of a
+# select-only transaction, and every client stalls behind one (tests/validation/README.md, session 9). The many
+# short runs of kworkers and ksoftirqd (2-40 us) are not.
+BURST_MEAN_US = 200
+
+
+def foreign_bursts(a, b, wall, min_mean_us=BURST_MEAN_US):
+    """The foreign threads that ran in long bursts between two thread_runs() snapshots: how often such runs came
+    (per second), their mean length and the cores they took, and the five largest threads. A thread new in b counts
+    from zero."""
+    threads = []
+    for tid, (comm, ran_b, runs_b) in b.items():
+        _, ran_a, runs_a = a.get(tid, (comm, 0, 0))
+        runs, ns = runs_b - runs_a, ran_b - ran_a
+        if runs > 0 and ns >= min_mean_us * 1000 * runs:
+            threads.append({"comm": comm, "runs": runs, "mean_us": ns / runs / 1000, "cpu_s": ns / 1e9})
+    threads.sort(key=lambda t: -t["cpu_s"])
+    runs = sum(t["runs"] for t in threads)
+    cpu = sum(t["cpu_s"] for t in threads)
+    return {"runs_per_s": runs / wall, "mean_us": cpu * 1e6 / runs if runs else 0.0, "cores": cpu / wall,
+            "threads": threads[:5]}
+
+
 def proc_ppid(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -178,6 +227,7 @@ class CpuGroups:
                             for g in self.wakeups}
         snap["delays"] = {g: {pid: run_delay_seconds(pid) for pid in self._pids(g)} for g in self.wakeups}
         snap["procs"]["harness"] = {os.getpid(): proc_cpu_seconds(os.getpid())}
+        snap["threads"] = thread_runs([pid for g in self.groups for pid in self._pids(g)] + [os.getpid()])
         return snap
 
 
@@ -229,6 +279,9 @@ def delta(a, b, wall):
                          if a.get("idle_entries") is not None and b.get("idle_entries") is not None else None),
         # /proc/stat's irq + softirq: informational only, it is mostly inside the processes' own time.
         "irq_cores": (mb["irq"] - ma["irq"]) / wall,
+        # Other threads that ran in bursts of BURST_MEAN_US or more, which "foreign_cores" averages away.
+        "foreign_bursts": foreign_bursts(a["threads"], b["threads"], wall) if "threads" in a and "threads" in b
+        else None,
         "loadavg_before": a["load"],
         "loadavg_after": b["load"],
     }

@@ -65,8 +65,13 @@ def _noise(c):
     if not n:
         return ""
     r = n.get("foreign_runnable") or {}
-    return (f"foreign {n['foreign_cores']:.2f} cores, {r.get('mean', 0):.1f} foreign runnable tasks, "
+    text = (f"foreign {n['foreign_cores']:.2f} cores, {r.get('mean', 0):.1f} foreign runnable tasks, "
             f"steal {n['steal_cores']:.2f}, load {n['loadavg_before'][0]:.1f}")
+    b = n.get("foreign_bursts")
+    if b and b["runs_per_s"] > 0:
+        names = ", ".join(sorted({t["comm"] for t in b["threads"]}))
+        text += f", foreign bursts {b['runs_per_s']:.1f}/s of {b['mean_us'] / 1000:.2f} ms ({names})"
+    return text
 
 
 def autogroup_line(ag):

@@ -110,6 +110,25 @@ def test_run_delay_figures_compare_per_transaction():
     assert validate.run_delay_figures({"transactions": 1, "cpu": {}}, r, None) == []
 
 
+def test_foreign_bursts_keep_the_long_runs_only():
+    # Three foreign threads over 2 s: kdamond ran 10 times for 12 ms in all (1.2 ms each: a burst), a kworker
+    # 1,000 times for 5 ms (5 us each: not one), and an agent thread that started inside the window ran twice for
+    # 1 ms (0.5 ms each: counted from zero, a burst). So 12 burst runs in 2 s, 6 a second, of 13 ms / 12 = 1.083 ms,
+    # taking 13 ms / 2 s = 0.0065 cores; kdamond first (the most CPU).
+    a = {1: ("kdamond.0", 100_000_000, 500), 2: ("kworker/0:1", 7_000_000, 9_000)}
+    b = {1: ("kdamond.0", 112_000_000, 510), 2: ("kworker/0:1", 12_000_000, 10_000), 3: ("tokio-rt-worker", 1_000_000, 2)}
+    f = procstat.foreign_bursts(a, b, 2.0)
+    assert abs(f["runs_per_s"] - 6.0) < 1e-12
+    assert abs(f["mean_us"] - 13_000 / 12) < 1e-9
+    assert abs(f["cores"] - 0.0065) < 1e-12
+    assert [t["comm"] for t in f["threads"]] == ["kdamond.0", "tokio-rt-worker"]
+    assert "foreign bursts 6.0/s of 1.08 ms (kdamond.0, tokio-rt-worker)" in report._noise(
+        {"noise": {"foreign_cores": 0.01, "steal_cores": 0.0, "loadavg_before": [1.0], "foreign_bursts": f}})
+    # The census itself: this process's own threads are left out when its pid is excluded, and present otherwise.
+    me = os.getpid()
+    assert me not in procstat.thread_runs([me]) and me in procstat.thread_runs([])
+
+
 def test_delta_counts_exited_backends_once_and_splits_the_machine():
     # A hand-worked window of 1 s. Postgres: postmaster 100 (its reaped-children time included) and backend 101,
     # which used 0.30 s before the window and 0.05 s more, then exited and was reaped: the postmaster's figure

@@ -77,8 +77,9 @@ class Ctx:
 
 def noise_of(m):
     c = m["cpu"]
-    return {k: c[k] for k in ("foreign_cores", "foreign_runnable", "steal_cores", "irq_cores", "unattributed_cores",
-                              "machine_busy_cores", "experiment_cores", "loadavg_before", "loadavg_after")}
+    return {k: c.get(k) for k in ("foreign_cores", "foreign_runnable", "foreign_bursts", "steal_cores", "irq_cores",
+                                  "unattributed_cores", "machine_busy_cores", "experiment_cores", "loadavg_before",
+                                  "loadavg_after")}
 
 
 # ---------------------------------------------------------------------------------------------- calibration
@@ -115,6 +116,12 @@ def pooled_measurement(ms):
     cpu["foreign_runnable"] = {"samples": sum(m["cpu"]["foreign_runnable"]["samples"] for m in ms),
                                "mean": mean([m["cpu"]["foreign_runnable"]["mean"] for m in ms]),
                                "max": max(m["cpu"]["foreign_runnable"]["max"] for m in ms)}
+    bursts = [m["cpu"].get("foreign_bursts") for m in ms]
+    if None not in bursts:
+        runs = sum(b["runs_per_s"] * m["cpu"]["wall_s"] for b, m in zip(bursts, ms))
+        cpu_s = sum(b["cores"] * m["cpu"]["wall_s"] for b, m in zip(bursts, ms))
+        cpu["foreign_bursts"] = {"runs_per_s": runs / wall, "mean_us": cpu_s * 1e6 / runs if runs else 0.0,
+                                 "cores": cpu_s / wall, "threads": [t for b in bursts for t in b["threads"]]}
     cpu.pop("per_pid_cpu_s", None)
     return {"window_s": sum(m["window_s"] for m in ms), "transactions": sum(m["transactions"] for m in ms),
             "tps": mean([m["tps"] for m in ms]),
