@@ -220,14 +220,16 @@ class CpuGroups:
     def snapshot(self):
         snap = {"machine": machine_times(), "idle_entries": idle_entries(), "load": loadavg(), "procs": {},
                 "all": all_processes_cpu(), "reaping": sorted(self.reaping)}
+        # Each group's pids once per snapshot (listing Postgres's backends scans /proc), so every reading below
+        # is of the same processes.
+        pids = {g: self._pids(g) for g in self.groups}
         for g in self.groups:
-            snap["procs"][g] = {pid: proc_cpu_seconds(pid, g in self.reaping) for pid in self._pids(g)}
-        snap["wakes"] = {g: {pid: context_switches(pid) for pid in self._pids(g)} for g in self.wakeups}
-        snap["preempts"] = {g: {pid: context_switches(pid, "nonvoluntary") for pid in self._pids(g)}
-                            for g in self.wakeups}
-        snap["delays"] = {g: {pid: run_delay_seconds(pid) for pid in self._pids(g)} for g in self.wakeups}
+            snap["procs"][g] = {pid: proc_cpu_seconds(pid, g in self.reaping) for pid in pids[g]}
+        snap["wakes"] = {g: {pid: context_switches(pid) for pid in pids[g]} for g in self.wakeups}
+        snap["preempts"] = {g: {pid: context_switches(pid, "nonvoluntary") for pid in pids[g]} for g in self.wakeups}
+        snap["delays"] = {g: {pid: run_delay_seconds(pid) for pid in pids[g]} for g in self.wakeups}
         snap["procs"]["harness"] = {os.getpid(): proc_cpu_seconds(os.getpid())}
-        snap["threads"] = thread_runs([pid for g in self.groups for pid in self._pids(g)] + [os.getpid()])
+        snap["threads"] = thread_runs([pid for g in pids for pid in pids[g]] + [os.getpid()])
         return snap
 
 

@@ -52,8 +52,8 @@ def varied(seconds, cv):
 # result (CSTATE_END_TX), and takes up the next transaction of a client only on its next pass over the clients,
 # after reading the other ready results. So its logged latency leaves out the time from a result's read to the
 # next send (measured on five runs: 3-4 us a transaction at 4 clients, 14 at 1 worker and 16 clients, 27-29 at 2
-# workers and 16 clients, 113-145 at 2 workers and 64 clients), which rpsim reproduces by charging the send as a work item of
-# its own (clients[].send_cpu) behind the thread's other work. The share was measured with perf (2026-11-24,
+# workers and 16 clients, 113-145 at 2 workers and 64 clients), which rpsim reproduces by charging the send as a
+# work item of its own (clients[].send_cpu) behind the thread's other work. The share was measured with perf (2026-11-24,
 # `perf record -e cpu-clock --call-graph dwarf -p PGBENCH` for 4 s of `pgbench -S -j 2`, each sample grouped by
 # the libc or libpq call it was under): the send, whose system call on loopback also runs the receiver's TCP
 # stack and wakes it, took 37 % (PgBouncer, 1 worker, 8 clients), 47 % (rpool, 1 worker, 4 clients), 55 %

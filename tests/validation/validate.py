@@ -817,23 +817,23 @@ def autogroup_off(path=AUTOGROUP_SYSCTL, keep=False):
         yield {"found": None, "measured": None, "note": f"{path} not readable: a kernel without autogroup"}
         return
     state = {"found": found, "measured": found, "note": ""}
-    if keep or found == "0":
-        state["note"] = "kept as found (--autogroup keep)" if keep and found != "0" else ""
-        yield state
-        return
-    try:
-        with open(path, "w") as f:
-            f.write("0")
-        state["measured"] = "0"
-    except OSError as e:
-        state["note"] = f"could not switch autogroup off ({e.strerror}): measured with it on, which rpsim does not model"
-        yield state
-        return
+    switched = False
+    if keep and found != "0":
+        state["note"] = "kept as found (--autogroup keep)"
+    elif found != "0":
+        try:
+            with open(path, "w") as f:
+                f.write("0")
+            state["measured"], switched = "0", True
+        except OSError as e:
+            state["note"] = (f"could not switch autogroup off ({e.strerror}): measured with it on, which rpsim does "
+                             "not model")
     try:
         yield state
     finally:
-        with open(path, "w") as f:
-            f.write(found)
+        if switched:
+            with open(path, "w") as f:
+                f.write(found)
 
 
 def _terminate(signum, frame):
