@@ -126,6 +126,16 @@ struct PostgresConfig {
   int max_connections = 100;
   Distribution backend_startup = Distribution::constant(1'500'000);  // CPU to fork and initialise a backend
   Distribution reset_query = Distribution::constant(50'000);  // server_reset_query (session mode), CPU
+  // CPU a query adds because its backend's caches went cold while other backends ran: each backend process has its
+  // own catalog and plan caches, memory contexts and stack, and the more other backends ran on the database host
+  // since its previous query, the less of that is still in the CPU's caches. Points (the number of other backends'
+  // queries on the host since this backend's previous query, the extra CPU), strictly increasing in the count;
+  // interpolated linearly between points and constant beyond both ends. Empty (the default): no such cost.
+  struct ColdPoint {
+    std::int64_t distance = 0;
+    Time extra = 0;
+  };
+  std::vector<ColdPoint> cold_cpu;
 };
 
 enum class LoopMode { kClosed, kOpen };

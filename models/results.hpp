@@ -72,6 +72,11 @@ struct RunResult {
   std::uint64_t postgres_idle_wakeups = 0;
   std::uint64_t postgres_preemptions = 0;
   double postgres_run_delay_seconds = 0;
+  // Queries that reached a backend; their mean reuse distance (other backends' queries on the database host since
+  // the same backend's previous query); the CPU that PostgresConfig::cold_cpu added to them.
+  std::uint64_t postgres_queries = 0;
+  double postgres_reuse_distance_mean = 0;
+  double postgres_cold_cpu_seconds = 0;
   std::uint64_t refused_logins = 0;
   // Kernel
   std::uint64_t accept_queue_resets = 0;

@@ -384,6 +384,9 @@ void World::reset_statistics() {
     p.series_busy_start = 0;
   }
   for (auto& loop : client_loops_) loop->reset_stats(now);
+  measured_queries_.reset();
+  reuse_distance_sum_.reset();
+  cold_cpu_charged_ = 0;
   for (Server& sv : servers_) {
     if (sv.loop) sv.loop->reset_stats(now);
   }
@@ -459,6 +462,11 @@ RunResult World::collect(double wall_s) {
     r.postgres_preemptions += sv.loop->preemptions();
     r.postgres_run_delay_seconds += sv.loop->run_delay_seconds(now);
   }
+  r.postgres_queries = measured_queries_.value();
+  r.postgres_reuse_distance_mean =
+      r.postgres_queries > 0 ? static_cast<double>(reuse_distance_sum_.value()) / static_cast<double>(r.postgres_queries)
+                             : 0;
+  r.postgres_cold_cpu_seconds = sim::to_seconds(cold_cpu_charged_);
   r.backends_mean = backends_.mean(now);
   r.backends_max = backends_.max();
   r.postgres_utilization = cpus_[db_host_]->mean_busy_fraction(now);

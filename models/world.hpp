@@ -98,6 +98,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
     int client = -1;
     ServerState state = ServerState::kClosed;
     bool has_backend = false;  // a Postgres backend process exists (counts toward max_connections)
+    std::uint64_t last_query = 0;  // backend_queries_ just after this backend's previous query (or its start)
     std::unique_ptr<EventLoop> loop;  // the backend process on the database host
   };
   struct Pool {
@@ -297,6 +298,7 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   void postgres_connect_arrive(int s);
   void postgres_backend_started(int s);
   void postgres_query_arrive(int s);
+  sim::Time postgres_cold_cpu(Server& sv);
   void postgres_exec_done(int s);
   void postgres_respond(int s);
   void postgres_reset(int s);
@@ -335,6 +337,11 @@ class World final : public sim::EventHandler, public EventLoop::Owner {
   std::uint32_t rss_secret_ = 0;
   int service_next_ = 0;
   int live_backends_ = 0;
+  // Queries that reached any backend, ever (the clock of PostgresConfig::cold_cpu), and, for the measured part of
+  // the run, the queries, their summed reuse distances and the cold-cache CPU they were charged.
+  std::uint64_t backend_queries_ = 0;
+  sim::Counter measured_queries_, reuse_distance_sum_;
+  sim::Time cold_cpu_charged_ = 0;
   std::vector<sim::Time> restart_started_;
 
   // statistics

@@ -2,6 +2,11 @@
 // start-up cost, per-query CPU plus non-CPU time, and server_reset_query.
 #include "models/world.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
 namespace models {
 
 int World::postgres_open_server(int p, int pool_index) {
@@ -40,6 +45,7 @@ void World::postgres_connect_arrive(int s) {
   ++live_backends_;
   backends_.set(sim_.now(), live_backends_);
   sv.has_backend = true;
+  sv.last_query = backend_queries_;
   sv.state = ServerState::kLoggingIn;
   if (!sv.loop) sv.loop = std::make_unique<EventLoop>(sim_, *cpus_[db_host_], *this, std::vector<int>{});
   sv.loop->post(kWorkBackendStart, server_ref(s), config_.postgres.backend_startup.sample(startup_rng_));
@@ -51,7 +57,36 @@ void World::postgres_query_arrive(int s) {
   Server& sv = servers_[s];
   RPSIM_ASSERT(sv.client >= 0, "a query reaches a backend serving a client");
   ClientGroupState& g = groups_cfg_[clients_[sv.client].group];
-  post_work(*sv.loop, kWorkExec, server_ref(s), g.server_cpu.sample(g.rng.server_cpu), [&] { postgres_exec_done(s); });
+  const sim::Time cpu = g.server_cpu.sample(g.rng.server_cpu) + postgres_cold_cpu(sv);
+  post_work(*sv.loop, kWorkExec, server_ref(s), cpu, [&] { postgres_exec_done(s); });
+}
+
+// The reuse distance of this query (the other backends' queries since this backend's previous one) and the CPU it
+// adds through PostgresConfig::cold_cpu. A count, not the distinct backends among them: equal when the backends
+// take turns (a saturated pool), and O(1).
+sim::Time World::postgres_cold_cpu(Server& sv) {
+  const std::uint64_t distance = backend_queries_ - sv.last_query;
+  sv.last_query = ++backend_queries_;
+  measured_queries_.add();
+  reuse_distance_sum_.add(distance);
+  const auto& points = config_.postgres.cold_cpu;
+  if (points.empty()) return 0;
+  const auto d = static_cast<std::int64_t>(std::min<std::uint64_t>(distance, std::numeric_limits<std::int64_t>::max()));
+  sim::Time extra = points.back().extra;
+  if (d <= points.front().distance) {
+    extra = points.front().extra;
+  } else {
+    for (std::size_t i = 1; i < points.size(); ++i) {
+      if (d > points[i].distance) continue;
+      const auto& a = points[i - 1];
+      const auto& b = points[i];
+      const long double f = static_cast<long double>(d - a.distance) / static_cast<long double>(b.distance - a.distance);
+      extra = a.extra + static_cast<sim::Time>(std::llround(f * static_cast<long double>(b.extra - a.extra)));
+      break;
+    }
+  }
+  cold_cpu_charged_ += extra;
+  return extra;
 }
 
 void World::postgres_exec_done(int s) {

@@ -357,6 +357,35 @@ models::PoolerConfig parse_pooler(const json& doc, const Hosts& hosts) {
   return p;
 }
 
+// postgres.cold_cpu: [[distance, extra CPU], ...], distances strictly increasing.
+std::vector<models::PostgresConfig::ColdPoint> parse_cold_cpu(const Section& s) {
+  std::vector<models::PostgresConfig::ColdPoint> points;
+  const json* list = s.get("cold_cpu");
+  if (list == nullptr) return points;
+  const std::string where = s.at("cold_cpu");
+  if (!list->is_array()) {
+    fail(where, "expected a list of [distance, extra CPU] points such as [[4, \"0us\"], [48, \"8us\"]], got " +
+                    show(*list));
+  }
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const json& item = (*list)[i];
+    const std::string at = child_pointer(where, i);
+    if (!item.is_array() || item.size() != 2) {
+      fail(at, "expected a point [distance, extra CPU] such as [48, \"8us\"], got " + show(item));
+    }
+    models::PostgresConfig::ColdPoint p;
+    p.distance = detail::parse_integer(item[0], child_pointer(at, 0), 0, std::int64_t{1} << 40);
+    p.extra = parse_duration(item[1], child_pointer(at, 1));
+    if (p.extra < 0) fail(child_pointer(at, 1), "must not be negative, got " + show(item[1]));
+    if (!points.empty() && p.distance <= points.back().distance) {
+      fail(child_pointer(at, 0), "must be greater than the previous point's distance (" +
+                                     std::to_string(points.back().distance) + "), got " + show(item[0]));
+    }
+    points.push_back(p);
+  }
+  return points;
+}
+
 models::PostgresConfig parse_postgres(const json& doc, const Hosts& hosts) {
   const Section s(member(doc, "postgres"), "/postgres", "/postgres");
   models::PostgresConfig pg;
@@ -364,6 +393,7 @@ models::PostgresConfig parse_postgres(const json& doc, const Hosts& hosts) {
   pg.max_connections = s.integer("max_connections", pg.max_connections, 1, 1 << 20);
   pg.backend_startup = s.distribution("backend_startup", pg.backend_startup);
   pg.reset_query = s.distribution("reset_query", pg.reset_query);
+  pg.cold_cpu = parse_cold_cpu(s);
   return pg;
 }
 

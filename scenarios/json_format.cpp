@@ -83,6 +83,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/postgres/max_connections", Shape::kValue},
     {"/postgres/backend_startup", Shape::kDistribution},
     {"/postgres/reset_query", Shape::kDistribution},
+    {"/postgres/cold_cpu", Shape::kValue},
     {"/clients", Shape::kArray},
     {"/clients/*", Shape::kObject},
     {"/clients/*/name", Shape::kValue},

@@ -101,7 +101,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
   }
 
   sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes, client_idle_wakes, client_preempts, pg_cpu,
-      pg_wakes, pg_idle_wakes, pg_preempts, client_delay, pg_delay;
+      pg_wakes, pg_idle_wakes, pg_preempts, client_delay, pg_delay, pg_queries, pg_reuse, pg_cold;
   double backends_max = 0;
   std::uint64_t refused = 0, resets = 0, migrated = 0, syn_drops = 0, conn_refused = 0, port_exhaustion = 0;
   std::uint64_t wait_timeouts = 0, max_client = 0, failed = 0, opened = 0, closed = 0, open_end = 0;
@@ -120,6 +120,9 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
     pg_idle_wakes.add(static_cast<double>(r.postgres_idle_wakeups));
     pg_preempts.add(static_cast<double>(r.postgres_preemptions));
     pg_delay.add(r.postgres_run_delay_seconds);
+    pg_queries.add(static_cast<double>(r.postgres_queries));
+    pg_reuse.add(r.postgres_reuse_distance_mean);
+    pg_cold.add(r.postgres_cold_cpu_seconds);
     refused += r.refused_logins;
     resets += r.accept_queue_resets;
     migrated += r.migrated;
@@ -176,6 +179,9 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
                      {"idle_wakeups", pg_idle_wakes.mean()},
                      {"preemptions", pg_preempts.mean()},
                      {"run_delay_seconds", pg_delay.mean()},
+                     {"queries", pg_queries.mean()},
+                     {"reuse_distance_mean", pg_reuse.mean()},
+                     {"cold_cpu_seconds", pg_cold.mean()},
                      {"refused_logins", per_rep(refused)}};
   doc["pooler_host"] = {{"utilization", pooler_util.mean()}};
   // Event counts are per replication, averaged; totals over all replications are in engine.

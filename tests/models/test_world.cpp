@@ -441,6 +441,68 @@ TEST_CASE("Pooler: N processes hold up to N x pool_size server connections", "[w
   CHECK(r.backends_max == 4 * 5);
 }
 
+TEST_CASE("Postgres: a query pays cold_cpu at its reuse distance, interpolated and clamped", "[world][postgres]") {
+  // One client, a transaction every 1 ms, Postgres 100 us of CPU on an idle 8-core host, min_pool_size B servers
+  // opened at once and handed out round robin: each server serves every B-th query, so every query's reuse
+  // distance (other backends' queries since its backend's previous one) is exactly B - 1. With cold_cpu points
+  // (2, 10 us) and (6, 30 us): B = 1 gives distance 0, below the first point: 10 us; B = 5, distance 4, halfway
+  // between the points: 20 us; B = 10, distance 9, beyond the last point: 30 us. Postgres's CPU per query is
+  // 100 us plus that.
+  for (const auto& [servers, extra] : {std::pair{1, 10 * kUs}, std::pair{5, 20 * kUs}, std::pair{10, 30 * kUs}}) {
+    WorldConfig w = minimal_world();
+    w.pooler.server_round_robin = true;
+    w.pooler.min_pool_size = servers;
+    w.clients[0].think_time = Distribution::constant(kMs);
+    w.clients[0].server_cpu = Distribution::constant(100 * kUs);
+    w.postgres.cold_cpu = {{2, 10 * kUs}, {6, 30 * kUs}};
+    const models::RunResult r = models::World(w, 1, 0).run(50 * kMs, 500 * kMs);
+    const auto n = static_cast<double>(r.postgres_queries);
+    REQUIRE(n > 400);
+    CHECK(r.postgres_reuse_distance_mean == Approx(servers - 1));
+    CHECK(r.postgres_cold_cpu_seconds / n == Approx(sim::to_seconds(extra)));
+    CHECK(r.postgres_cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + extra)).epsilon(0.005));  // work in flight at the window edges
+  }
+}
+
+TEST_CASE("Postgres: LIFO reuse keeps a lightly loaded pool's backends warm", "[world][postgres]") {
+  // The same client with 5 servers open: PgBouncer's default LIFO reuse gives the single client the server it
+  // released last, so every query's reuse distance is 0 and cold_cpu's first point applies; round robin cycles
+  // through all 5, distance 4. Without cold_cpu the distances are reported all the same and cost nothing.
+  for (const bool round_robin : {false, true}) {
+    for (const bool cold : {false, true}) {
+      WorldConfig w = minimal_world();
+      w.pooler.server_round_robin = round_robin;
+      w.pooler.min_pool_size = 5;
+      w.clients[0].think_time = Distribution::constant(kMs);
+      w.clients[0].server_cpu = Distribution::constant(100 * kUs);
+      if (cold) w.postgres.cold_cpu = {{0, 0}, {4, 8 * kUs}};
+      const models::RunResult r = models::World(w, 1, 0).run(50 * kMs, 500 * kMs);
+      const auto n = static_cast<double>(r.postgres_queries);
+      REQUIRE(n > 400);
+      const double distance = round_robin ? 4 : 0;
+      CHECK(r.postgres_reuse_distance_mean == Approx(distance));
+      const Time extra = cold && round_robin ? 8 * kUs : 0;
+      CHECK(r.postgres_cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + extra)).epsilon(0.005));  // work in flight at the window edges
+    }
+  }
+}
+
+TEST_CASE("Postgres: a saturated pool of B servers gives every query a reuse distance of B - 1", "[world][postgres]") {
+  // 4 servers, 8 clients without think time, Postgres a pure 1 ms wait: every millisecond the 4 servers answer
+  // in the order they were given queries and go straight to the 4 waiting clients in that order, so each serves
+  // every 4th query whatever the reuse order: distance 3, LIFO or round robin.
+  for (const bool round_robin : {false, true}) {
+    WorldConfig w = minimal_world();
+    w.pooler.server_round_robin = round_robin;
+    w.pooler.default_pool_size = 4;
+    w.clients[0].count = 8;
+    w.clients[0].server_wait = Distribution::constant(kMs);
+    const models::RunResult r = models::World(w, 1, 0).run(50 * kMs, 500 * kMs);
+    REQUIRE(r.postgres_queries > 1000);
+    CHECK(r.postgres_reuse_distance_mean == Approx(3.0));
+  }
+}
+
 TEST_CASE("each distribution draws from its own stream", "[world][streams]") {
   // Expected: identical results. uniform(0, 0) yields the same values as constant(0) but draws one number per
   // sample where constant draws none; with one stream per distribution, the extra draws shift no other sequence.

@@ -225,7 +225,8 @@ TEST_CASE("every section converts its fields", "[json][scenario]") {
                "min_pool_size": 1, "reserve_pool_size": 2, "reserve_pool_timeout": "1s", "max_client_conn": 500,
                "max_db_connections": 9, "query_wait_timeout": "0s", "server_login_retry": "2s", "server_round_robin": true,
                "cpu": {"query": "5us", "result": "6us", "login": {"kind": "exponential", "mean": "1ms"}, "server_login": "7us"}},
-    "postgres": {"host": "d", "max_connections": 300, "backend_startup": "2ms", "reset_query": "0s"},
+    "postgres": {"host": "d", "max_connections": 300, "backend_startup": "2ms", "reset_query": "0s",
+                 "cold_cpu": [[3, "0us"], [47, "7500ns"]]},
     "clients": [{"name": "g", "count": 5, "hosts": ["c1", "c2"], "database": "db1", "user": "u1", "mode": "open", "rate": 12.5,
                  "connection": "persistent", "lifetime": "10s", "reconnect_delay": "50ms", "queries_per_transaction": 3,
                  "server_cpu": "1ms", "server_wait": "2ms", "client_cpu": "3us", "client_threads": 2, "start": "1s", "weight": 2.5},
@@ -272,6 +273,9 @@ TEST_CASE("every section converts its fields", "[json][scenario]") {
   CHECK(w.pooler.cpu.query.mean() == Approx(5e3));
   CHECK(w.postgres.max_connections == 300);
   CHECK(w.postgres.reset_query.is_zero());
+  REQUIRE(w.postgres.cold_cpu.size() == 2);
+  CHECK(w.postgres.cold_cpu[1].distance == 47);
+  CHECK(w.postgres.cold_cpu[1].extra == 7500);
   REQUIRE(w.clients.size() == 2);
   CHECK(w.clients[0].hosts == std::vector<std::string>{"c1", "c2"});
   CHECK(w.clients[0].mode == models::LoopMode::kOpen);
@@ -328,6 +332,18 @@ TEST_CASE("validation messages name the JSON path of the first problem", "[json]
         "/kernel/port_range/1: must be at least low (40000), got 30000");
   CHECK(message({{"kernel", {{"tcp_migrate_req", 1}}}}) ==
         "/kernel/tcp_migrate_req: expected true or false, got 1");
+  CHECK(message({{"postgres", {{"cold_cpu", "5us"}}}}) ==
+        "/postgres/cold_cpu: expected a list of [distance, extra CPU] points such as [[4, \"0us\"], [48, \"8us\"]], "
+        "got \"5us\"");
+  CHECK(message({{"postgres", {{"cold_cpu", {{4, "0us", 1}}}}}}) ==
+        "/postgres/cold_cpu/0: expected a point [distance, extra CPU] such as [48, \"8us\"], got [4,\"0us\",1]");
+  CHECK(message({{"postgres", {{"cold_cpu", {{-1, "0us"}}}}}}) == "/postgres/cold_cpu/0/0: must be at least 0, got -1");
+  CHECK(message({{"postgres", {{"cold_cpu", {{4, 3}}}}}}) ==
+        "/postgres/cold_cpu/0/1: expected a duration such as \"5ms\", got 3");
+  CHECK(message({{"postgres", {{"cold_cpu", {{4, "-1us"}}}}}}) ==
+        "/postgres/cold_cpu/0/1: must not be negative, got \"-1us\"");
+  CHECK(message({{"postgres", {{"cold_cpu", {{4, "0us"}, {4, "2us"}}}}}}) ==
+        "/postgres/cold_cpu/1/0: must be greater than the previous point's distance (4), got 4");
   CHECK(
       message({{"kernel", {{"steering", "hsh"}}}}) ==
       "/kernel/steering: expected one of \"hash\", \"bpf_cpu\", \"incoming_cpu\", or \"least_connections\", "
