@@ -463,9 +463,10 @@ RunResult World::collect(double wall_s) {
     r.postgres_run_delay_seconds += sv.loop->run_delay_seconds(now);
   }
   r.postgres_queries = measured_queries_.value();
-  r.postgres_reuse_distance_mean =
-      r.postgres_queries > 0 ? static_cast<double>(reuse_distance_sum_.value()) / static_cast<double>(r.postgres_queries)
-                             : 0;
+  if (r.postgres_queries > 0) {
+    r.postgres_reuse_distance_mean =
+        static_cast<double>(reuse_distance_sum_.value()) / static_cast<double>(r.postgres_queries);
+  }
   r.postgres_cold_cpu_seconds = sim::to_seconds(cold_cpu_charged_);
   r.backends_mean = backends_.mean(now);
   r.backends_max = backends_.max();

@@ -80,7 +80,8 @@ sim::Time World::postgres_cold_cpu(Server& sv) {
       if (d > points[i].distance) continue;
       const auto& a = points[i - 1];
       const auto& b = points[i];
-      const long double f = static_cast<long double>(d - a.distance) / static_cast<long double>(b.distance - a.distance);
+      const long double f =
+          static_cast<long double>(d - a.distance) / static_cast<long double>(b.distance - a.distance);
       extra = a.extra + static_cast<sim::Time>(std::llround(f * static_cast<long double>(b.extra - a.extra)));
       break;
     }
