@@ -112,9 +112,9 @@ void Worker::janitor_tick() {
     }
     for (const auto& p : pools_) p->close_idle_servers();
   }
-  // Publish about every half second: the admin console of another worker reads these figures.
-  static int ticks = 0;
-  if (++ticks % 5 == 0) publish_stats();
+  // Publish every tick: the admin console of another worker reads these figures, so they are at most a tick old
+  // (a publish is one getrusage and a copy per pool).
+  publish_stats();
 }
 
 void Worker::publish_stats() {

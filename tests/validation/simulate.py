@@ -146,6 +146,8 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
         "postgres": {"host": "local", "max_connections": 200},
         "clients": [client],
     }
+    if cal.get("postgres_cold_cpu"):
+        doc["postgres"]["cold_cpu"] = [[d, us(extra)] for d, extra in cal["postgres_cold_cpu"]]
     if assignment is not None:
         doc["assignment"] = list(assignment)
     add_background(doc, background)

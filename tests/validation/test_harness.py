@@ -291,3 +291,50 @@ def test_settle_costs_counts_idle_wakeups_with_a_cost_spread(monkeypatch):
     assert abs(cal["scripts"]["select"]["postgres_per_txn_s"] - 24e-6) < 1e-12
     assert abs(cal["variability_cv"] - 0.9) < 0.03  # the bisection's resolution: 3 / 2^7
     assert cal["idle_wakeup_s"] == 20e-6
+
+
+def test_fit_cold_cpu_takes_two_points_and_keeps_every_phase_at_its_measured_cost(monkeypatch):
+    # A stand-in for rpsim that gives each calibration set-up the reuse distance a pool taken in turn has (47 for
+    # the 1-worker, 64-client phase on a pool of 48; 7 for 8 clients on pool 20; LIFO's 1 under pg_sleep, 0.5 with
+    # -C, or 11 in the second case) and Postgres 0.05 idle wake-ups a transaction on the large-pool phase.
+    # Measured: Postgres 37 us a transaction with pool 48; the select-only cost (less its idle wake-ups) is 23 us;
+    # an idle wake-up costs 20 us. So the rise from distance 7 to 47 is (37 - 20 x 0.05) - 23 = 13 us: points
+    # [[7, 0], [47, 13 us]]. The select-only cost keeps its 23 us (its distance is the first point's); so do
+    # sleep5ms and -C below it. At distance 11 sleep5ms would lose 13 x 4 / 40 = 1.3 us.
+    distances = {"cold": (47.0, 0.05), "select": (7.0, 0.0), "sleep5ms": (1.0, 0.0), "connect": (0.5, 0.0)}
+
+    def fake_run(rpsim, doc, threads=2):
+        name = doc["name"].split("_calibration_")[1].rsplit("_reuse", 1)[0]
+        d, idle = distances[name]
+        assert "cold_cpu" not in doc["postgres"]  # distances are found before cold_cpu exists
+        return {"processes": [{"transactions": 1000}],
+                "postgres": {"reuse_distance_mean": d, "idle_wakeups": idle * 1000}}
+
+    monkeypatch.setattr(simulate, "run", fake_run)
+    phases = {"cold": {"transactions": 1000, "cpu": {"cpu_s": {"postgres": 37e-3}}}}
+
+    def calibration():
+        return {"scripts": {"select": {"pooler_per_query_s": 12e-6, "postgres_per_txn_s": 23e-6,
+                                       "pgbench_per_txn_s": 8e-6},
+                            "sleep5ms": {"pooler_per_query_s": 12e-6, "postgres_per_txn_s": 30e-6,
+                                         "pgbench_per_txn_s": 8e-6}},
+                "pooler_login_s": 70e-6, "pgbench_per_txn_connect_s": 120e-6, "postgres_per_txn_connect_s": 40e-6}
+    ctx = type("Ctx", (), {"rpsim": "rpsim", "quick": False})()
+    cal = calibration()
+    validate.fit_cold_cpu(ctx, "rpool", cal, 20e-6, phases)
+    (d0, e0), (d1, e1) = cal["postgres_cold_cpu"]
+    assert (d0, e0, d1) == (7, 0.0, 47) and abs(e1 - 13e-6) < 1e-12
+    assert cal["scripts"]["select"]["postgres_per_txn_s"] == 23e-6
+    assert cal["scripts"]["sleep5ms"]["postgres_per_txn_s"] == 30e-6 and cal["postgres_per_txn_connect_s"] == 40e-6
+    doc = simulate.scenario("x", "d", cal, 2, 64)
+    assert doc["postgres"]["cold_cpu"] == [[7, "0.000us"], [47, "13.000us"]]
+    distances["sleep5ms"] = (11.0, 0.0)
+    cal = calibration()
+    validate.fit_cold_cpu(ctx, "rpool", cal, 20e-6, phases)
+    assert abs(cal["scripts"]["sleep5ms"]["postgres_per_txn_s"] - (30e-6 - 1.3e-6)) < 1e-12
+    # Postgres no dearer with the large pool: no cold_cpu, and every cost as it was.
+    cal = calibration()
+    flat = {"cold": {"transactions": 1000, "cpu": {"cpu_s": {"postgres": 24e-3}}}}  # 24 - 20 x 0.05 = 23 us
+    validate.fit_cold_cpu(ctx, "rpool", cal, 20e-6, flat)
+    assert cal["postgres_cold_cpu"] == [] and cal["scripts"]["select"]["postgres_per_txn_s"] == 23e-6
+    assert "cold_cpu" not in simulate.scenario("x", "d", cal, 2, 64)["postgres"]

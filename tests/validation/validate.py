@@ -12,6 +12,7 @@ missed, 2 when the harness itself could not run.
 import argparse
 import contextlib
 import datetime
+import functools
 import json
 import os
 import platform
@@ -146,18 +147,27 @@ def calibrate(ctx, kind):
     transaction from /proc, and one shape parameter fitted to the first phase's p99 (fit_variability)."""
     phases = {}
     window = 5.0 if ctx.quick else 8.0
+    # pgbench runs on for `tail` seconds after the window so that the window's last readings (one worker's console
+    # here: under 0.4 s) are taken while it still runs; 2.5 s in --quick keeps the subset under 5 minutes.
+    run = functools.partial(workload.PgbenchRun, tail=2.5 if ctx.quick else 4.0)
     repeats = {"select": [], "select_2": []}
     with ctx.adapter(kind, 1, pool_size=20) as ad:
         # The two phases that every CPU cost and the idle wake-up cost come from are measured CALIBRATION_REPEATS
         # times, alternating, and pooled (pooled_measurement).
         for _ in range(CALIBRATION_REPEATS_QUICK if ctx.quick else CALIBRATION_REPEATS):
-            repeats["select"].append(workload.PgbenchRun(ad, ctx.pg, 8, window=window).run())
-            repeats["select_2"].append(workload.PgbenchRun(ad, ctx.pg, 2, window=window).run())
+            repeats["select"].append(run(ad, ctx.pg, 8, window=window).run())
+            repeats["select_2"].append(run(ad, ctx.pg, 2, window=window).run())
         phases["select"] = pooled_measurement(repeats["select"])
-        phases["select_rate"] = workload.PgbenchRun(ad, ctx.pg, 8, rate=CALIBRATION_LOW_RATE, window=window).run()
+        phases["select_rate"] = run(ad, ctx.pg, 8, rate=CALIBRATION_LOW_RATE, window=window).run()
         phases["select_2"] = pooled_measurement(repeats["select_2"])
-        phases["sleep5ms"] = workload.PgbenchRun(ad, ctx.pg, 8, script=ctx.sleep_script, window=window).run()
+        phases["sleep5ms"] = run(ad, ctx.pg, 8, script=ctx.sleep_script, window=window).run()
+        # Under -C the console answers more slowly: the full tail.
         phases["connect"] = workload.PgbenchRun(ad, ctx.pg, 8, connect_each=True, window=window).run()
+    # Postgres's CPU per transaction with many backends taking turns (fit_cold_cpu): 1 worker, COLD_CLIENTS clients,
+    # a pool of COLD_POOL servers.
+    with ctx.adapter(kind, 1, pool_size=COLD_POOL) as ad:
+        phases["cold"] = run(ad, ctx.pg, COLD_CLIENTS, warmup=1.0 if ctx.quick else 2.0,
+                             window=3.0 if ctx.quick else window).run()
 
     def wakes(m, group="pooler"):
         return m["cpu"]["wakeups"].get(group, 0) / max(1, m["transactions"])
@@ -208,7 +218,8 @@ def calibrate(ctx, kind):
     cal = {
         "pooler": kind,
         "setup": f"1 worker, pool 20, 8 clients, pgbench -j 2; phases: -S (x{len(repeats['select'])}), -S --rate "
-                 f"{CALIBRATION_LOW_RATE}, -S -c 2 (x{len(repeats['select_2'])}), -f sleep5ms.sql, -S -C",
+                 f"{CALIBRATION_LOW_RATE}, -S -c 2 (x{len(repeats['select_2'])}), -f sleep5ms.sql, -S -C; "
+                 f"-S -c {COLD_CLIENTS} on a pool of {COLD_POOL}",
         "scripts": scripts,
         "pooler_wakeup_s": wakeup,
         "pooler_wakeups_per_txn": {k: wakes(v) for k, v in phases.items()},
@@ -229,12 +240,65 @@ def calibrate(ctx, kind):
                        "cpu_s": v["cpu"]["cpu_s"], "noise": noise_of(v), "repeats": v.get("repeats")}
                    for k, v in phases.items()},
     }
-    settle_costs(ctx, kind, cal, idle_wakeup_cost(phases, cal["idle_entries_per_txn"]), phases)
+    idle_cost = idle_wakeup_cost(phases, cal["idle_entries_per_txn"])
+    settle_costs(ctx, kind, cal, idle_cost, phases)
+    fit_cold_cpu(ctx, kind, cal, idle_cost, phases)
     # The latency last, with the spread in place: fitted the other way round, with constant costs, the latency made
     # the -C phase itself 2.6 % too fast once the spread was added (2026-11-24 08:52 run, PgBouncer: 10.5 us,
     # against 19.1 us with the spread), and experiment 4 8-14 % too fast.
     cal["wakeup_latency_s"], cal["wakeup_latency_fit"] = fit_wakeup_latency(ctx, kind, cal, phases["connect"])
     return cal
+
+
+# Postgres's CPU per transaction rises with the number of backends that take turns: each backend is a process with
+# its own catalog and plan caches, memory contexts and stack, and the more other backends ran since its last query,
+# the less of them the CPU's caches still hold. Measured 2026-11-24 (pgbench -S through one PgBouncer, 64 clients,
+# autogroup off, 2 rounds): 28.3-30.9 us with pools of 2, 4 and 8 servers, 33.3-35.2 with 20 and 36.1-38.2 with 40.
+# pgbench straight to Postgres: 18 us with 2 connections, 24 with 8 and 16, 30-33 with 40 and 64. The calibration
+# has the select-only phase (8 backends in turn) and measures one more: 1 worker, COLD_CLIENTS clients on a pool of
+# COLD_POOL servers, beyond every experiment's 4 to 40 backends, so that each experiment's falls between the two
+# (or below both, where the cost is flat) and none is fitted. 3 s of it in --quick: a CPU average needs no more.
+COLD_CLIENTS = 64
+COLD_POOL = 48
+
+
+def fit_cold_cpu(ctx, kind, cal, idle_cost, phases):
+    """postgres.cold_cpu from the select-only phase and the large-pool phase: rpsim simulates each (and the other
+    phases whose Postgres cost it charges) to find their mean reuse distances (other backends' queries since the
+    same backend's previous one) and the large-pool phase's idle wake-ups. The select-only cost (settle_costs: /proc
+    less the idle wake-ups) is the first point's, the large-pool phase's measured cost less its idle wake-ups' the
+    second's: [[d_select, 0], [d_large, rise]], flat below the first (measured flat from 2 to 8 backends). A cost
+    measured at a distance beyond the first point then loses what cold_cpu adds there, so that every calibration
+    phase still costs what it measured. No cold_cpu when the distances differ by under 8 or the rise is not
+    positive."""
+    def simulate_phase(name, clients, pool_size=20, **kw):
+        doc = simulate.scenario(f"{kind}_calibration_{name}_reuse", f"the calibration's {name} phase on {kind}",
+                                cal, 1, clients, pool_size=pool_size, duration=6.0, replications=2, **kw)
+        r = simulate.run(ctx.rpsim, doc)
+        tx = max(1.0, sum(x["transactions"] for x in r["processes"]))
+        return r["postgres"]["reuse_distance_mean"], r["postgres"]["idle_wakeups"] / tx
+
+    d_large, i_large = simulate_phase("cold", COLD_CLIENTS, COLD_POOL)
+    at = {"select": simulate_phase("select", 8)[0], "sleep5ms": simulate_phase("sleep5ms", 8, script="sleep5ms")[0],
+          "connect": simulate_phase("connect", 8, per_transaction=True)[0]}
+    measured = per_txn(phases["cold"], "postgres")
+    rise = measured - idle_cost * i_large - cal["scripts"]["select"]["postgres_per_txn_s"]
+    cal["cold_fit"] = {"distances": {"cold": d_large, **at}, "rise_s": rise, "cold_postgres_per_txn_s": measured,
+                       "cold_postgres_idle_wakeups_per_txn": i_large}
+    if d_large - at["select"] < 8 or rise <= 0:
+        cal["postgres_cold_cpu"] = []
+        return
+    points = [[round(at["select"]), 0.0], [round(d_large), rise]]
+    cal["postgres_cold_cpu"] = points
+
+    def cold(d):
+        (d0, _), (d1, e1) = points
+        return e1 * min(1.0, max(0.0, (d - d0) / (d1 - d0)))
+
+    for name in ("select", "sleep5ms"):
+        s = cal["scripts"][name]
+        s["postgres_per_txn_s"] = max(0.0, s["postgres_per_txn_s"] - cold(at[name]))
+    cal["postgres_per_txn_connect_s"] = max(0.0, cal["postgres_per_txn_connect_s"] - cold(at["connect"]))
 
 
 # The spread of the CPU costs with which the calibration's set-ups are first simulated to count their idle wake-ups,
@@ -553,7 +617,7 @@ def exp3_case(ctx, kind, cal, case, workers, clients):
         # Everything runs on the one host, so the pooler host's utilization is the whole machine's.
         fig("machine busy cores", p, pb, lambda r: r["pooler_host"]["utilization"] * procstat.NCPU,
             m["cpu"]["machine_busy_cores"], None, "info"),
-    ] + cpu_per_txn_figures(cal["scripts"]["select"], m, p, pb)
+    ] + cpu_per_txn_figures(m, p, pb)
 
 
 # Experiment 3's CPU-bound throughput moved by up to 17 % between two quiet full runs on the same machine and set-up
@@ -572,12 +636,13 @@ def pooler_per_txn(r, what):
     return sum(x[what] for x in r["processes"]) / simulated_txns(r)
 
 
-def cpu_per_txn_figures(costs, m, p, pb):
+def cpu_per_txn_figures(m, p, pb):
     """CPU per transaction as charged against what this run's processes used: when these differ, the CPU cost
     per transaction depends on the load in a way the model misses. The pooler's depends on its wake-ups per
-    transaction (rpsim's against /proc's voluntary context switches), and so does pgbench's; Postgres's is a
-    constant. The last row compares how often a process woke onto an idle cpu in rpsim with how often the real
-    cpus left an idle state (cpuidle's counters): on this machine CPU per transaction rises with the latter."""
+    transaction (rpsim's against /proc's voluntary context switches), and so does pgbench's; Postgres's on the
+    reuse distance (postgres.cold_cpu, fit_cold_cpu), shown in the next row. The last row compares how often a
+    process woke onto an idle cpu in rpsim with how often the real cpus left an idle state (cpuidle's counters): on
+    this machine CPU per transaction rises with the latter."""
     n = max(1, m["transactions"])
     wakes = m["cpu"]["wakeups"]
     client = lambda what: lambda r: r["client_threads"][what] / simulated_txns(r)  # noqa: E731
@@ -590,8 +655,11 @@ def cpu_per_txn_figures(costs, m, p, pb):
                 m["cpu"]["cpu_s"]["pgbench"] / n * 1e6, None, "info"),
             fig("pgbench wake-ups per transaction (rpsim vs /proc)", p, pb, client("wakeups"),
                 wakes.get("pgbench", 0) / n, None, "info"),
-            stats.figure("postgres CPU us per transaction (calibrated vs this run)", costs["postgres_per_txn_s"] * 1e6,
-                         m["cpu"]["cpu_s"]["postgres"] / n * 1e6, None, "info"),
+            fig("postgres CPU us per transaction (rpsim vs this run)", p, pb,
+                lambda r: r["postgres"]["cpu_seconds"] / simulated_txns(r) * 1e6,
+                m["cpu"]["cpu_s"]["postgres"] / n * 1e6, None, "info"),
+            fig("postgres reuse distance per query (rpsim: other backends' queries since the same backend's last)",
+                p, pb, lambda r: r["postgres"].get("reuse_distance_mean", 0.0), None, None, "info"),
             fig("wake-ups onto an idle cpu per transaction (rpsim, all processes) vs cpuidle entries", p, pb,
                 idle_wakeups_per_txn, m["cpu"]["idle_entries"] / n if m["cpu"].get("idle_entries") is not None else None,
                 None, "info")] + preemption_figures(m, p, pb) + run_delay_figures(m, p, pb)
