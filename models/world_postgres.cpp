@@ -71,7 +71,8 @@ sim::Time World::postgres_cold_cpu(Server& sv) {
   reuse_distance_sum_.add(distance);
   const auto& points = config_.postgres.cold_cpu;
   if (points.empty()) return 0;
-  const auto d = static_cast<std::int64_t>(std::min<std::uint64_t>(distance, std::numeric_limits<std::int64_t>::max()));
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  const auto d = static_cast<std::int64_t>(std::min(distance, kMax));
   sim::Time extra = points.back().extra;
   if (d <= points.front().distance) {
     extra = points.front().extra;
