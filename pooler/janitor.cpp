@@ -84,21 +84,7 @@ void Worker::janitor_tick() {
   if (private_fd_ < 0 && !shutting_down_) open_private_socket();
   refusal_tick(now);
 
-  if (!admin_waiting_.empty() && now - admin_asked_us_ >= 20000) {
-    publish_stats();
-    std::vector<ClientConn*> ready;
-    for (ClientConn* c : admin_waiting_)
-      if (admin_ready(*this, *c, c->admin_sql())) ready.push_back(c);
-    for (ClientConn* c : ready) {
-      admin_waiting_.erase(std::find(admin_waiting_.begin(), admin_waiting_.end(), c));
-      c->answer_admin();
-    }
-    // A PAUSE still waiting for servers asks the other workers for fresh figures again on the next tick.
-    if (!admin_waiting_.empty()) {
-      for (int i = 0; i < shared_->n_workers; ++i)
-        if (i != index_ && shared_->workers[i].pid > 0) kill(shared_->workers[i].pid, SIGUSR1);
-    }
-  }
+  answer_admins(now);
 
   if (shutting_down_) {
     if (clients_.empty()) {
@@ -115,6 +101,25 @@ void Worker::janitor_tick() {
   // Publish every tick: the admin console of another worker reads these figures, so they are at most a tick old
   // (a publish is one getrusage and a copy per pool).
   publish_stats();
+}
+
+// The admin queries waiting for the other workers' figures (defer_admin), answered once kAdminGatherUs have passed
+// since they were asked to publish (by the admin timer, or by the tick without one).
+void Worker::answer_admins(int64_t now) {
+  if (admin_waiting_.empty() || now - admin_asked_us_ < kAdminGatherUs) return;
+  publish_stats();
+  std::vector<ClientConn*> ready;
+  for (ClientConn* c : admin_waiting_)
+    if (admin_ready(*this, *c, c->admin_sql())) ready.push_back(c);
+  for (ClientConn* c : ready) {
+    admin_waiting_.erase(std::find(admin_waiting_.begin(), admin_waiting_.end(), c));
+    c->answer_admin();
+  }
+  // A PAUSE still waiting for servers asks the other workers for fresh figures again on the next tick.
+  if (!admin_waiting_.empty()) {
+    for (int i = 0; i < shared_->n_workers; ++i)
+      if (i != index_ && shared_->workers[i].pid > 0) kill(shared_->workers[i].pid, SIGUSR1);
+  }
 }
 
 void Worker::publish_stats() {

@@ -70,6 +70,7 @@ class Worker {
   void reload();
   void on_accept(int listen_fd, bool is_unix);
   void on_signal();
+  void on_admin_timer();
 
   // Admin commands that act on every worker, through the shared mailbox.
   enum class Command { none = 0, pause = 1, resume = 2, reconnect = 3, kill = 4 };
@@ -115,6 +116,10 @@ class Worker {
   std::vector<ServerConn*> closed_servers_;
   std::vector<ClientConn*> admin_waiting_;
   int64_t admin_asked_us_ = 0;
+  // How long an admin query gives the other workers to publish their figures after it signalled them.
+  static constexpr int64_t kAdminGatherUs = 20000;
+  int admin_timer_fd_ = -1;  // timerfd: fires kAdminGatherUs after the first waiting admin query
+  void answer_admins(int64_t now);
   std::unordered_map<uint64_t, ClientConn*> cancel_keys_;
   uint32_t next_cancel_serial_ = 1;
   std::vector<std::unique_ptr<IoHandler>> handlers_;
