@@ -273,14 +273,11 @@ def fit_cold_cpu(ctx, kind, cal, idle_cost, phases):
     measured at a distance beyond the first point then loses what cold_cpu adds there, so that every calibration
     phase still costs what it measured. No cold_cpu when the distances differ by under 8 or the rise is not
     positive."""
-    def simulate_phase(name, clients, pool_size=20, **kw):
-        doc = simulate.scenario(f"{kind}_calibration_{name}_reuse", f"the calibration's {name} phase on {kind}",
-                                cal, 1, clients, pool_size=pool_size, duration=6.0, replications=2, **kw)
-        r = simulate.run(ctx.rpsim, doc)
-        tx = max(1.0, sum(x["transactions"] for x in r["processes"]))
-        return r["postgres"]["reuse_distance_mean"], r["postgres"]["idle_wakeups"] / tx
+    def simulate_phase(name, clients, **kw):
+        r = simulate_calibration_phase(ctx, kind, cal, name, "reuse", clients, 6.0, **kw)
+        return r["postgres"]["reuse_distance_mean"], r["postgres"]["idle_wakeups"] / simulated_txns(r)
 
-    d_large, i_large = simulate_phase("cold", COLD_CLIENTS, COLD_POOL)
+    d_large, i_large = simulate_phase("cold", COLD_CLIENTS, pool_size=COLD_POOL)
     at = {"select": simulate_phase("select", 8)[0], "sleep5ms": simulate_phase("sleep5ms", 8, script="sleep5ms")[0],
           "connect": simulate_phase("connect", 8, per_transaction=True)[0]}
     measured = per_txn(phases["cold"], "postgres")
@@ -346,12 +343,17 @@ def idle_wakeup_cost(phases, entries):
 PROVISIONAL_WAKEUP_LATENCY = 20e-6
 
 
+def simulate_calibration_phase(ctx, kind, cal, name, purpose, clients, duration, **kw):
+    """rpsim's result on one of the calibration's 1-worker set-ups (2 replications); `purpose` names the scenario."""
+    doc = simulate.scenario(f"{kind}_calibration_{name}_{purpose}", f"the calibration's {name} phase on {kind}", cal, 1,
+                            clients, duration=duration, replications=2, **kw)
+    return simulate.run(ctx.rpsim, doc)
+
+
 def simulated_idle_wakeups(ctx, kind, cal, name, clients, **kw):
     """rpsim's wake-ups onto an idle cpu per transaction, per group, on one of the calibration's set-ups."""
-    doc = simulate.scenario(f"{kind}_calibration_{name}_idle", f"the calibration's {name} phase on {kind}", cal, 1,
-                            clients, duration=8.0, replications=2, **kw)
-    r = simulate.run(ctx.rpsim, doc)
-    tx = max(1.0, sum(x["transactions"] for x in r["processes"]))
+    r = simulate_calibration_phase(ctx, kind, cal, name, "idle", clients, 8.0, **kw)
+    tx = simulated_txns(r)
     return {"pooler": sum(x["idle_wakeups"] for x in r["processes"]) / tx,
             "pgbench": r["client_threads"]["idle_wakeups"] / tx, "postgres": r["postgres"]["idle_wakeups"] / tx}
 
