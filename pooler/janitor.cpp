@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -116,10 +115,7 @@ void Worker::answer_admins(int64_t now) {
     c->answer_admin();
   }
   // A PAUSE still waiting for servers asks the other workers for fresh figures again on the next tick.
-  if (!admin_waiting_.empty()) {
-    for (int i = 0; i < shared_->n_workers; ++i)
-      if (i != index_ && shared_->workers[i].pid > 0) kill(shared_->workers[i].pid, SIGUSR1);
-  }
+  if (!admin_waiting_.empty()) signal_other_workers();
 }
 
 void Worker::publish_stats() {

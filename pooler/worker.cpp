@@ -40,22 +40,15 @@ class ListenHandler : public IoHandler {
   bool is_unix_;
 };
 
-class SignalHandler : public IoHandler {
+// A worker's own fd (its signalfd, its admin timer) whose readiness calls one of its member functions.
+class WorkerFdHandler : public IoHandler {
  public:
-  explicit SignalHandler(Worker& worker) : worker_(worker) {}
-  void on_io(uint32_t) override { worker_.on_signal(); }
+  WorkerFdHandler(Worker& worker, void (Worker::*on_ready)()) : worker_(worker), on_ready_(on_ready) {}
+  void on_io(uint32_t) override { (worker_.*on_ready_)(); }
 
  private:
   Worker& worker_;
-};
-
-class AdminTimerHandler : public IoHandler {
- public:
-  explicit AdminTimerHandler(Worker& worker) : worker_(worker) {}
-  void on_io(uint32_t) override { worker_.on_admin_timer(); }
-
- private:
-  Worker& worker_;
+  void (Worker::*on_ready_)();
 };
 
 }  // namespace
@@ -101,13 +94,13 @@ int Worker::run(int ready_fd) {
     log_error("signalfd failed: %s", strerror(errno));
     return 1;
   }
-  handlers_.push_back(std::make_unique<SignalHandler>(*this));
+  handlers_.push_back(std::make_unique<WorkerFdHandler>(*this, &Worker::on_signal));
   loop_.add(signal_fd_, EPOLLIN, handlers_.back().get());
   // Answers the admin console kAdminGatherUs after a query instead of at the next tick; without it (timerfd
   // failed) the tick still answers.
   admin_timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (admin_timer_fd_ >= 0) {
-    handlers_.push_back(std::make_unique<AdminTimerHandler>(*this));
+    handlers_.push_back(std::make_unique<WorkerFdHandler>(*this, &Worker::on_admin_timer));
     loop_.add(admin_timer_fd_, EPOLLIN, handlers_.back().get());
   } else {
     log_warn("timerfd_create failed: %s; the admin console answers on the 100 ms tick", strerror(errno));
@@ -338,10 +331,7 @@ void Worker::client_closed(ClientConn* client) {
 void Worker::defer_admin(ClientConn* client) {
   if (admin_waiting_.empty()) {
     admin_asked_us_ = EventLoop::now_us();
-    for (int i = 0; i < shared_->n_workers; ++i) {
-      int32_t pid = shared_->workers[i].pid;
-      if (i != index_ && pid > 0) kill(pid, SIGUSR1);
-    }
+    signal_other_workers();
     if (admin_timer_fd_ >= 0) {
       itimerspec when{};
       when.it_value.tv_nsec = kAdminGatherUs * 1000;
@@ -357,6 +347,11 @@ void Worker::broadcast_command(Command kind, const std::string& db) {
   shared_->command_kind.store(static_cast<int32_t>(kind));
   shared_->command_seq.fetch_add(1, std::memory_order_acq_rel);
   check_command();
+  signal_other_workers();
+}
+
+// SIGUSR1 to every other live worker: each applies the mailbox (check_command) and publishes its figures.
+void Worker::signal_other_workers() {
   for (int i = 0; i < shared_->n_workers; ++i) {
     int32_t pid = shared_->workers[i].pid;
     if (i != index_ && pid > 0) kill(pid, SIGUSR1);

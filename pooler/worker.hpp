@@ -120,6 +120,7 @@ class Worker {
   static constexpr int64_t kAdminGatherUs = 20000;
   int admin_timer_fd_ = -1;  // timerfd: fires kAdminGatherUs after the first waiting admin query
   void answer_admins(int64_t now);
+  void signal_other_workers();
   std::unordered_map<uint64_t, ClientConn*> cancel_keys_;
   uint32_t next_cancel_serial_ = 1;
   std::vector<std::unique_ptr<IoHandler>> handlers_;
