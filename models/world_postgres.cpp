@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 
 namespace models {
 
@@ -71,21 +70,20 @@ sim::Time World::postgres_cold_cpu(Server& sv) {
   reuse_distance_sum_.add(distance);
   const auto& points = config_.postgres.cold_cpu;
   if (points.empty()) return 0;
-  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  const auto d = static_cast<std::int64_t>(std::min(distance, kMax));
-  sim::Time extra = points.back().extra;
-  if (d <= points.front().distance) {
-    extra = points.front().extra;
+  const auto d = static_cast<std::int64_t>(distance);
+  // The first point at or beyond d; before the first or past the last, the nearest end's extra.
+  const auto hi = std::lower_bound(points.begin(), points.end(), d,
+                                   [](const PostgresConfig::ColdPoint& p, std::int64_t x) { return p.distance < x; });
+  sim::Time extra;
+  if (hi == points.begin()) {
+    extra = hi->extra;
+  } else if (hi == points.end()) {
+    extra = points.back().extra;
   } else {
-    for (std::size_t i = 1; i < points.size(); ++i) {
-      if (d > points[i].distance) continue;
-      const auto& a = points[i - 1];
-      const auto& b = points[i];
-      const long double f =
-          static_cast<long double>(d - a.distance) / static_cast<long double>(b.distance - a.distance);
-      extra = a.extra + static_cast<sim::Time>(std::llround(f * static_cast<long double>(b.extra - a.extra)));
-      break;
-    }
+    const auto& lo = *(hi - 1);
+    const long double f =
+        static_cast<long double>(d - lo.distance) / static_cast<long double>(hi->distance - lo.distance);
+    extra = lo.extra + static_cast<sim::Time>(std::llround(f * static_cast<long double>(hi->extra - lo.extra)));
   }
   cold_cpu_charged_ += extra;
   return extra;
