@@ -55,6 +55,14 @@ struct HostConfig {
   // machine whose idle cpus halt, the hypervisor waking the virtual cpu). The thread is the woken process's
   // meanwhile, and nobody is charged for it. Default 0.
   Time wakeup_latency = 0;
+  // CPU a process spends beyond its work when a process on another cpu of the host wakes it and Linux has to
+  // interrupt the cpu it lands on: that cpu is idle, or the woken process preempts the one running there. Linux
+  // sends an interprocessor interrupt then (a function call to an idle cpu's wake list, a reschedule to a busy
+  // one; /proc/interrupts CAL and RES), and inside a virtual machine both sides exit to the hypervisor. A wake-up
+  // onto the waker's own cpu, one that queues on a busy cpu without preempting, and one without a waker (a timer)
+  // send none and cost nothing extra. On top of idle_wakeup. Needs the EEVDF run queue (scheduler eevdf), which
+  // knows the waker's cpu and decides preemption. Default 0.
+  Time ipi_wakeup = 0;
   [[nodiscard]] int cpus() const { return cores * threads_per_core; }
 };
 

@@ -36,8 +36,10 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
       eevdf_(host.scheduler == HostConfig::Scheduler::kEevdf && host.timeslice > 0),
       idle_wakeup_(host.idle_wakeup),
       wakeup_latency_(host.wakeup_latency),
+      ipi_wakeup_(host.ipi_wakeup),
       threads_(static_cast<std::size_t>(host.cpus())) {
   RPSIM_ASSERT(cores_ >= 1 && threads_per_core_ >= 1, "a host has at least one core and one thread per core");
+  RPSIM_ASSERT(ipi_wakeup_ == 0 || eevdf_, "ipi_wakeup needs the EEVDF run queue");
   for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
 }
 
@@ -88,7 +90,7 @@ int Cpu::place(const std::vector<int>& allowed, bool wakeup) const {
 }
 
 int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-               bool goes_on, bool* woke_idle) {
+               bool goes_on, Wakeup* wakeup) {
   // burst_cpu_ is where its last burst ended, which a balancing pull may have moved it to after it started.
   if (run_queue() && goes_on && owner->burst_cpu_ >= 0 && continues(owner, owner->burst_cpu_)) {
     const int prev_cpu = owner->burst_cpu_;
@@ -103,13 +105,19 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
     refresh_core(core_of(prev_cpu));
     return prev_cpu;
   }
-  const int cpu = run_queue() && woke_idle && owner->burst_cpu_ >= 0 && allowed.size() != 1
-                      ? place_wakee(owner, allowed) : choose(allowed, woke_idle != nullptr);
+  const int cpu = run_queue() && wakeup && owner->burst_cpu_ >= 0 && allowed.size() != 1
+                      ? place_wakee(owner, allowed) : choose(allowed, wakeup != nullptr);
   owner->burst_cpu_ = cpu;
   Thread& th = threads_[cpu];
-  if (woke_idle && woken(th)) {
+  // A wake-up from another cpu interrupts this one when it is idle or (below) when the woken burst preempts.
+  const bool remote = wakeup && waker_cpu() >= 0 && waker_cpu() != cpu;
+  if (wakeup && woken(th)) {
     work += idle_wakeup_ + wakeup_latency_;
-    *woke_idle = true;
+    wakeup->idle = true;
+    if (remote) {
+      work += ipi_wakeup_;
+      wakeup->ipi = true;
+    }
   }
   if (threads_per_core_ == 1 && th.bursts.empty() && !run_queue()) {
     // Alone on a core without SMT siblings (a pinned pooler process, the common case): the burst runs at full
@@ -134,7 +142,10 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
   Burst b{owner, tag, static_cast<double>(work), &allowed};
   if (eevdf()) place_woken(cpu, b);
   th.bursts.push_back(b);
-  if (eevdf() && th.bursts.size() > 1) preempt_for_woken(cpu);
+  if (eevdf() && th.bursts.size() > 1 && preempt_for_woken(cpu) && remote) {
+    th.bursts.front().remaining += static_cast<double>(ipi_wakeup_);  // the woken burst, now the head
+    wakeup->ipi = true;
+  }
   if (run_queue() && th.bursts.size() > 1) arm_tick();
   // A placed burst's deadline is a slice past its virtual runtime, so under EEVDF too its slice ends then.
   if (th.bursts.size() == 1) th.slice_end = sim_.now() + timeslice_;
@@ -146,7 +157,6 @@ int Cpu::place_wakee(BurstOwner* owner, const std::vector<int>& allowed) {
   // Linux's select_task_rq_fair() for a wake-up within one last-level cache (every cpu of a host shares one here).
   // The kernel weighs cpus by PELT load averages; the model has no load averages and counts runnable bursts
   // instead, which is what those averages follow when every task's weight is the default.
-  const sim::Time now = sim_.now();
   const auto may = [&](int c) {
     return allowed.empty() || std::find(allowed.begin(), allowed.end(), c) != allowed.end();
   };
@@ -157,7 +167,7 @@ int Cpu::place_wakee(BurstOwner* owner, const std::vector<int>& allowed) {
   // of a burst; the model's loopback has no delay). A wake-up with no waker (a timer) stays with prev. Sockets
   // and epoll wake synchronously (WF_SYNC): the waker is about to sleep, so it does not count against its cpu.
   int target = prev;
-  const int waker = last_ended_cpu_ >= 0 && threads_[last_ended_cpu_].ended_at == now ? last_ended_cpu_ : -1;
+  const int waker = waker_cpu();
   if (waker >= 0 && waker != prev && may(waker)) {
     const Thread& w = threads_[waker];
     const bool waker_on = !w.bursts.empty() && w.bursts.front().owner == w.ended_owner;
@@ -452,7 +462,7 @@ void Cpu::pick_eevdf(int cpu, bool head_runs) {
   th.slice_end = sim_.now() + finish_delay(head.d - head.v);
 }
 
-void Cpu::preempt_for_woken(int cpu) {
+bool Cpu::preempt_for_woken(int cpu) {
   // check_preempt_wakeup_fair: the woken burst (the last) takes the cpu at once when it is what the queue would
   // pick now. RUN_TO_PARITY keeps the running head while it is still eligible; once it has run ahead of the
   // average, the wakee preempts it if the wakee is eligible and no other waiting burst would come first (the
@@ -462,15 +472,16 @@ void Cpu::preempt_for_woken(int cpu) {
   const double average = average_v(cpu);
   const std::size_t woken = th.bursts.size() - 1;
   const Burst& w = th.bursts[woken];
-  if (th.bursts.front().v <= average + 1e-6 || w.v > average + 1e-6) return;
+  if (th.bursts.front().v <= average + 1e-6 || w.v > average + 1e-6) return false;
   for (std::size_t i = 1; i < woken; ++i) {
-    if (th.bursts[i].v <= average + 1e-6 && th.bursts[i].d <= w.d) return;
+    if (th.bursts[i].v <= average + 1e-6 && th.bursts[i].d <= w.d) return false;
   }
   std::rotate(th.bursts.begin(), th.bursts.begin() + static_cast<std::ptrdiff_t>(woken), th.bursts.end());
   th.bursts[1].owner->ran_at_ = sim_.now();
   ++th.bursts[1].owner->preempted_;
   const Burst& head = th.bursts.front();
   th.slice_end = sim_.now() + finish_delay(head.d - head.v);
+  return true;
 }
 
 double Cpu::mean_busy_fraction(sim::Time now) const {
@@ -549,13 +560,17 @@ void EventLoop::start_next(bool continuing) {
       continue;
     }
     running_ = true;
-    bool woke_idle = false;
+    Cpu::Wakeup woke;
     if (wake_owed_) item.cost += wakeup_;
     busy_.set(sim_.now(), 1);
-    cpu_.start(this, 0, item.cost, affinity_, continuing, wake_owed_ ? &woke_idle : nullptr);
-    if (woke_idle) {
+    cpu_.start(this, 0, item.cost, affinity_, continuing, wake_owed_ ? &woke : nullptr);
+    if (woke.idle) {
       item.cost += cpu_.idle_wakeup();  // the loop's CPU; the latency is nobody's
       ++idle_wakeups_;
+    }
+    if (woke.ipi) {
+      item.cost += cpu_.ipi_wakeup();
+      ++ipi_wakeups_;
     }
     wake_owed_ = false;
     current_ = item;

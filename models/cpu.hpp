@@ -54,18 +54,24 @@ class Cpu final : public sim::EventHandler {
   // Linux's wake-up path prefers: an idle thread on an idle core, then any idle thread, then the least loaded one;
   // ties go to the lowest cpu id. A burst stays on its cpu until it ends (with a run queue, an idle cpu may take one
   // that is still waiting: pull_waiting, and the balancing tick). `allowed` must outlive the burst.
-  // A wake-up (a caller that passes `woke_idle`) counts a thread whose burst ended at this very instant as not yet
+  // A wake-up (a caller that passes `wakeup`) counts a thread whose burst ended at this very instant as not yet
   // idle: on Linux the waker is still on that cpu when it wakes the other process (a send, then the wait), so
   // select_idle_sibling() takes any cpu that was idle already, and the waker's own only when there is none. With
   // a run queue, a wake-up of an owner that ran before goes where Linux's select_task_rq_fair() would put it
   // (place_wakee: wake_affine, then select_idle_sibling with SIS_UTIL's scan budget).
   // With a run queue and `goes_on` (work the owner's own last burst posted as it ended), an owner whose burst
   // ended at this very instant, inside its slice, goes on at once on the cpu where it ended (a process that had
-  // more work never left the cpu). A caller that starts the burst as a wake-up passes `woke_idle`: when the burst
+  // more work never left the cpu). A caller that starts the burst as a wake-up passes `wakeup`: when the burst
   // lands on a thread that was idle before this instant, the burst does the host's idle_wakeup more work and waits
-  // its wakeup_latency first (charged to nobody), and *woke_idle is set.
+  // its wakeup_latency first (charged to nobody), and wakeup->idle is set. When the waker (the cpu whose burst
+  // ended at this very instant) is another cpu and the burst lands on an idle one or preempts (EEVDF), the burst
+  // does the host's ipi_wakeup more work and wakeup->ipi is set.
+  struct Wakeup {
+    bool idle = false;
+    bool ipi = false;
+  };
   int start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-            bool goes_on = false, bool* woke_idle = nullptr);
+            bool goes_on = false, Wakeup* wakeup = nullptr);
 
   [[nodiscard]] int cpus() const { return static_cast<int>(threads_.size()); }
   [[nodiscard]] int core_of(int cpu) const { return cpu % cores_; }
@@ -80,6 +86,7 @@ class Cpu final : public sim::EventHandler {
   }
   [[nodiscard]] sim::Time idle_wakeup() const { return idle_wakeup_; }
   [[nodiscard]] sim::Time wakeup_latency() const { return wakeup_latency_; }
+  [[nodiscard]] sim::Time ipi_wakeup() const { return ipi_wakeup_; }
   void reset_stats(sim::Time now);
 
   void handle_event(std::uint32_t kind, std::uint64_t arg) override;
@@ -137,6 +144,11 @@ class Cpu final : public sim::EventHandler {
   // Run queue: where a woken owner goes (Linux's select_task_rq_fair).
   [[nodiscard]] int place_wakee(BurstOwner* owner, const std::vector<int>& allowed);
   [[nodiscard]] bool run_queue() const { return timeslice_ > 0; }
+  // The waker of a wake-up happening now: the cpu whose running burst ended at this very instant (a send at the end
+  // of a burst; the model's loopback has no delay), or -1 (a timer; or no run queue, which does not track it).
+  [[nodiscard]] int waker_cpu() const {
+    return last_ended_cpu_ >= 0 && threads_[last_ended_cpu_].ended_at == sim_.now() ? last_ended_cpu_ : -1;
+  }
   [[nodiscard]] bool woken(const Thread& th) const { return th.bursts.empty() && th.idle_since < sim_.now(); }
   // Run queue: an idle thread takes the oldest waiting burst it may run from the longest queue, if that burst is
   // cache-cold or balancing has failed often enough (Linux's can_migrate_task); whether it took one.
@@ -154,7 +166,7 @@ class Cpu final : public sim::EventHandler {
   // one that waited.
   void pick_eevdf(int cpu, bool head_runs);
   // A burst just queued behind a running head: whether it preempts it (Linux's wake-up preemption).
-  void preempt_for_woken(int cpu);
+  bool preempt_for_woken(int cpu);  // whether the woken burst took the cpu
 
   sim::Simulation& sim_;
   int cores_;
@@ -164,6 +176,7 @@ class Cpu final : public sim::EventHandler {
   bool eevdf_;
   sim::Time idle_wakeup_;
   sim::Time wakeup_latency_;
+  sim::Time ipi_wakeup_;
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
   std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
@@ -236,6 +249,9 @@ class EventLoop final : public BurstOwner {
   [[nodiscard]] std::uint64_t wakeups() const { return wakeups_; }
   // Of those, the ones whose first burst started on an idle cpu (counted whether or not that costs CPU).
   [[nodiscard]] std::uint64_t idle_wakeups() const { return idle_wakeups_; }
+  // Of those, the ones for which a process on another cpu had to interrupt the one this loop landed on (idle, or
+  // preempted on arrival): HostConfig::ipi_wakeup, counted whatever it costs (only with a run queue).
+  [[nodiscard]] std::uint64_t ipi_wakeups() const { return ipi_wakeups_; }
   // Times its burst was preempted by a woken one (Cpu::preempt_for_woken; what /proc calls involuntary context
   // switches, as far as the model has them).
   [[nodiscard]] std::uint64_t preemptions() const { return preempted_; }
@@ -255,6 +271,7 @@ class EventLoop final : public BurstOwner {
     work_done_ = 0;
     wakeups_ = 0;
     idle_wakeups_ = 0;
+    ipi_wakeups_ = 0;
     preempted_ = 0;
   }
 
@@ -281,6 +298,7 @@ class EventLoop final : public BurstOwner {
   sim::Time idle_since_ = 0;
   std::uint64_t wakeups_ = 0;
   std::uint64_t idle_wakeups_ = 0;
+  std::uint64_t ipi_wakeups_ = 0;
   bool wake_owed_ = false;
   sim::TimeWeightedCount busy_;
 };

@@ -21,6 +21,7 @@ struct ProcessResult {
   double cpu_seconds = 0;  // solo-thread CPU work done
   std::uint64_t wakeups = 0;  // times its loop woke from idle (counted whether or not a wake-up costs CPU)
   std::uint64_t idle_wakeups = 0;  // of those, the ones that started on an idle cpu
+  std::uint64_t ipi_wakeups = 0;   // of those, the ones that interrupted their cpu from another (HostConfig::ipi_wakeup)
   std::uint64_t preemptions = 0;   // times a woken process took its cpu while it ran (EEVDF)
   double run_delay_seconds = 0;    // runnable but not running (EventLoop::run_delay_seconds)
   double wait_mean_ms = 0;  // client wait for a server connection
@@ -60,6 +61,7 @@ struct RunResult {
   double client_cpu_seconds = 0;
   std::uint64_t client_wakeups = 0;
   std::uint64_t client_idle_wakeups = 0;
+  std::uint64_t client_ipi_wakeups = 0;
   std::uint64_t client_preemptions = 0;
   double client_run_delay_seconds = 0;
   // Postgres
@@ -70,6 +72,7 @@ struct RunResult {
   double postgres_cpu_seconds = 0;
   std::uint64_t postgres_wakeups = 0;
   std::uint64_t postgres_idle_wakeups = 0;
+  std::uint64_t postgres_ipi_wakeups = 0;
   std::uint64_t postgres_preemptions = 0;
   double postgres_run_delay_seconds = 0;
   // Queries that reached a backend; their mean reuse distance (other backends' queries on the database host since

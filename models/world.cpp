@@ -434,6 +434,7 @@ RunResult World::collect(double wall_s) {
     pr.cpu_seconds = p.loop->cpu_seconds();
     pr.wakeups = p.loop->wakeups();
     pr.idle_wakeups = p.loop->idle_wakeups();
+    pr.ipi_wakeups = p.loop->ipi_wakeups();
     pr.preemptions = p.loop->preemptions();
     pr.run_delay_seconds = p.loop->run_delay_seconds(now);
     pr.wait_mean_ms = p.wait.mean() / 1e6;
@@ -451,6 +452,7 @@ RunResult World::collect(double wall_s) {
     r.client_cpu_seconds += loop->cpu_seconds();
     r.client_wakeups += loop->wakeups();
     r.client_idle_wakeups += loop->idle_wakeups();
+    r.client_ipi_wakeups += loop->ipi_wakeups();
     r.client_preemptions += loop->preemptions();
     r.client_run_delay_seconds += loop->run_delay_seconds(now);
   }
@@ -459,6 +461,7 @@ RunResult World::collect(double wall_s) {
     r.postgres_cpu_seconds += sv.loop->cpu_seconds();
     r.postgres_wakeups += sv.loop->wakeups();
     r.postgres_idle_wakeups += sv.loop->idle_wakeups();
+    r.postgres_ipi_wakeups += sv.loop->ipi_wakeups();
     r.postgres_preemptions += sv.loop->preemptions();
     r.postgres_run_delay_seconds += sv.loop->run_delay_seconds(now);
   }

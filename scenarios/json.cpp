@@ -147,6 +147,10 @@ std::vector<models::HostConfig> parse_hosts(const json& doc) {
     }
     h.idle_wakeup = s.duration("idle_wakeup", h.idle_wakeup, Sign::kNonNegative);
     h.wakeup_latency = s.duration("wakeup_latency", h.wakeup_latency, Sign::kNonNegative);
+    h.ipi_wakeup = s.duration("ipi_wakeup", h.ipi_wakeup, Sign::kNonNegative);
+    if (h.ipi_wakeup > 0 && h.scheduler != models::HostConfig::Scheduler::kEevdf) {
+      fail(s.at("ipi_wakeup"), "needs the EEVDF run queue, which decides preemption: set scheduler \"eevdf\"");
+    }
     hosts.push_back(std::move(h));
   }
   return hosts;

@@ -59,7 +59,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
   const std::size_t nproc = reps.empty() ? 0 : reps.front().processes.size();
   for (std::size_t i = 0; i < nproc; ++i) {
     sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active, cpu_s, wakeups, idle_wakeups,
-        preemptions, run_delay;
+        ipi_wakeups, preemptions, run_delay;
     double conn_max = 0, serv_max = 0;
     sim::LatencyHistogram wait;
     for (const models::RunResult& r : reps) {
@@ -76,6 +76,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
       cpu_s.add(p.cpu_seconds);
       wakeups.add(static_cast<double>(p.wakeups));
       idle_wakeups.add(static_cast<double>(p.idle_wakeups));
+      ipi_wakeups.add(static_cast<double>(p.ipi_wakeups));
       preemptions.add(static_cast<double>(p.preemptions));
       run_delay.add(p.run_delay_seconds);
       wait.merge(p.wait);
@@ -93,6 +94,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
         {"cpu_seconds", cpu_s.mean()},
         {"wakeups", wakeups.mean()},
         {"idle_wakeups", idle_wakeups.mean()},
+        {"ipi_wakeups", ipi_wakeups.mean()},
         {"preemptions", preemptions.mean()},
         {"run_delay_seconds", run_delay.mean()},
         {"wait_ms", {{"mean", ms(wait.mean())}, {"p99", ms(static_cast<double>(wait.quantile(0.99)))}}},
@@ -100,8 +102,8 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
     });
   }
 
-  sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes, client_idle_wakes, client_preempts, pg_cpu,
-      pg_wakes, pg_idle_wakes, pg_preempts, client_delay, pg_delay, pg_queries, pg_reuse, pg_cold;
+  sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes, client_idle_wakes, client_ipi_wakes,
+      client_preempts, pg_cpu, pg_wakes, pg_idle_wakes, pg_ipi_wakes, pg_preempts, client_delay, pg_delay, pg_queries, pg_reuse, pg_cold;
   double backends_max = 0;
   std::uint64_t refused = 0, resets = 0, migrated = 0, syn_drops = 0, conn_refused = 0, port_exhaustion = 0;
   std::uint64_t wait_timeouts = 0, max_client = 0, failed = 0, opened = 0, closed = 0, open_end = 0;
@@ -113,11 +115,13 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
     client_cpu.add(r.client_cpu_seconds);
     client_wakes.add(static_cast<double>(r.client_wakeups));
     client_idle_wakes.add(static_cast<double>(r.client_idle_wakeups));
+    client_ipi_wakes.add(static_cast<double>(r.client_ipi_wakeups));
     client_preempts.add(static_cast<double>(r.client_preemptions));
     client_delay.add(r.client_run_delay_seconds);
     pg_cpu.add(r.postgres_cpu_seconds);
     pg_wakes.add(static_cast<double>(r.postgres_wakeups));
     pg_idle_wakes.add(static_cast<double>(r.postgres_idle_wakeups));
+    pg_ipi_wakes.add(static_cast<double>(r.postgres_ipi_wakeups));
     pg_preempts.add(static_cast<double>(r.postgres_preemptions));
     pg_delay.add(r.postgres_run_delay_seconds);
     pg_queries.add(static_cast<double>(r.postgres_queries));
@@ -170,13 +174,15 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
                                 {"load_max_over_mean", load_imb.ci95()},
                                 {"jain_index", jain.ci95()}}}};
   doc["client_threads"] = {{"cpu_seconds", client_cpu.mean()}, {"wakeups", client_wakes.mean()},
-                           {"idle_wakeups", client_idle_wakes.mean()}, {"preemptions", client_preempts.mean()},
+                           {"idle_wakeups", client_idle_wakes.mean()}, {"ipi_wakeups", client_ipi_wakes.mean()},
+                           {"preemptions", client_preempts.mean()},
                            {"run_delay_seconds", client_delay.mean()}};
   doc["postgres"] = {{"backends", {{"mean", backends.mean()}, {"max", backends_max}}},
                      {"utilization", pg_util.mean()},
                      {"cpu_seconds", pg_cpu.mean()},
                      {"wakeups", pg_wakes.mean()},
                      {"idle_wakeups", pg_idle_wakes.mean()},
+                     {"ipi_wakeups", pg_ipi_wakes.mean()},
                      {"preemptions", pg_preempts.mean()},
                      {"run_delay_seconds", pg_delay.mean()},
                      {"queries", pg_queries.mean()},

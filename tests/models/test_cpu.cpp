@@ -1,6 +1,6 @@
 // Tests of the CPU model and the event loops on it: processor sharing, SMT, placement, the run queue with its
-// slices and idle pulls, FIFO event loops, and what wake-ups cost (a loop's own, and a wake-up onto an idle cpu),
-// alone and as a world adds them up. Each case states what it expects, and why, before asserting.
+// slices and idle pulls, FIFO event loops, and what wake-ups cost (a loop's own, a wake-up onto an idle cpu, one
+// that interrupts another cpu), alone and as a world adds them up. Each case states what it expects, and why, before asserting.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -209,24 +209,24 @@ TEST_CASE("Cpu with a run queue: a wake-up goes where Linux's select_task_rq_fai
     CHECK(z.done[4] == 99'000'000);
     CHECK(w.done[3] == 100'000'000);
     CHECK(cpu.start(&w, 5, 1'000'000, only0, /*goes_on=*/true) == 0);
-    bool woke_idle = false;
-    CHECK(cpu.start(&p, 6, 50'000, any, false, &woke_idle) == 0);
-    CHECK(!woke_idle);
+    models::Cpu::Wakeup woke;
+    CHECK(cpu.start(&p, 6, 50'000, any, false, &woke) == 0);
+    CHECK(!woke.idle);
     s.run_until(150'000'000);
     CHECK(p.done[6] == 101'050'000);
   }
   SECTION("quiet cpus: the scan finds cpu 2 idle") {
     // W runs only from 99.9 ms; cpu 2 has been idle all along: u = 0.885 x (100 + 0.1 ms of 300) = 0.295, and
     // budget = int(3 x (1 - 0.345^2)) = 2: the scan from cpu 1 (busy) reaches cpu 2, which P wakes (an idle
-    // cpu: woke_idle) and ends on at 100.05 ms.
+    // cpu: woke.idle) and ends on at 100.05 ms.
     s.run_until(99'900'000);
     cpu.start(&w, 3, 100'000, only0);
     s.run_until(100'000'000);
     CHECK(w.done[3] == 100'000'000);
     CHECK(cpu.start(&w, 5, 1'000'000, only0, /*goes_on=*/true) == 0);
-    bool woke_idle = false;
-    CHECK(cpu.start(&p, 6, 50'000, any, false, &woke_idle) == 2);
-    CHECK(woke_idle);
+    models::Cpu::Wakeup woke;
+    CHECK(cpu.start(&p, 6, 50'000, any, false, &woke) == 2);
+    CHECK(woke.idle);
     s.run_until(150'000'000);
     CHECK(p.done[6] == 100'050'000);
   }
@@ -579,6 +579,75 @@ TEST_CASE("EventLoop: a wake-up onto an idle cpu costs the host's idle_wakeup an
   CHECK(b.run_delay_seconds(s.now()) == Approx(0).margin(1e-15));
   CHECK(c.run_delay_seconds(s.now()) == Approx(100e-9).epsilon(1e-9));
   CHECK(d.run_delay_seconds(s.now()) == Approx(100e-9).epsilon(1e-9));
+}
+
+TEST_CASE("EventLoop: a wake-up from another cpu onto an idle one costs the host's ipi_wakeup", "[world][cpu]") {
+  // Two cores, EEVDF with 10 us slices, ipi_wakeup 30 ns (idle_wakeup and wakeup_latency 0). At t = 10 loop A
+  // (pinned to cpu 0) gets item 1 (100 ns) from outside: cpu 0 is idle but no burst ended at that instant, so
+  // nothing interrupted it from another cpu (a timer's wake-up): 100 ns, ending at 110. Then, at 110, item 9
+  // (50 ns) reaches loop B, as a message A sent at the end of its burst reaches its receiver (after the burst's
+  // end is done, at the same instant): the waker is cpu 0, whose burst ended then.
+  // B pinned to cpu 1 (idle): Linux would send cpu 1 an interprocessor interrupt, so B does 50 + 30 = 80 ns and
+  // ends at 190 (an idle wake-up as well). B pinned to cpu 0: the waker's own cpu takes it over, no interrupt and
+  // no idle wake-up: 50 ns, ending at 160.
+  for (const int b_cpu : {1, 0}) {
+    sim::Simulation s;
+    models::HostConfig h = eevdf_host(2, 10'000);
+    h.ipi_wakeup = 30;
+    models::Cpu cpu(s, h);
+    LoopLog log(s);
+    models::EventLoop a(s, cpu, log, {0}), b(s, cpu, log, {b_cpu});
+    s.run_until(10);
+    a.post(0, 1, 100);
+    s.run_until(110);
+    b.post(0, 9, 50);
+    s.run();
+    using P = std::pair<std::uint64_t, Time>;
+    const bool remote = b_cpu == 1;
+    CHECK(log.done == std::vector<P>{{1, 110}, {9, remote ? 190 : 160}});
+    CHECK(a.cpu_seconds() == Approx(100e-9).epsilon(1e-12));
+    CHECK(b.cpu_seconds() == Approx((remote ? 80e-9 : 50e-9)).epsilon(1e-12));
+    CHECK(a.ipi_wakeups() == 0);
+    CHECK(b.ipi_wakeups() == (remote ? 1U : 0U));
+    CHECK(a.idle_wakeups() + b.idle_wakeups() == (remote ? 2U : 1U));  // counted whatever they cost
+  }
+}
+
+TEST_CASE("Cpu: a remote wake-up that preempts costs ipi_wakeup; one that queues behind a busy cpu does not",
+          "[world][cpu]") {
+  // Two cores, EEVDF with 2000 ns slices. On cpu 1 from t = 0: H (5000 ns) and then B (100 ns), both at v 0 with
+  // deadline 2000; H runs first, to its slice's end at 2000 (v 2000, d 4000), then B, eligible, 2000-2100. B goes
+  // to sleep at 2100 with v 100 beside H's 2000: lag (2000 + 100) / 2 - 100 = 950 (it ran less than its share).
+  // On cpu 0, A runs 400 ns from 2100 to 2500, and its burst's end wakes a process pinned to cpu 1, where H (v 2400
+  // by then, alone: V = 2400) runs.
+  // B wakes (50 ns) with its lag: v = 2400 - 950 x 2 / 1 = 500 (d 2500), V = 1450, H ahead of it: B is the
+  // queue's pick and preempts H, so Linux sends cpu 1 a reschedule interrupt: B does 50 + 30 = 80 ns, 2500-2580,
+  // and H its last 2600 ns until 5180.
+  // A new process C (no lag) wakes instead: v = V = 2400 (d 4400), H is not ahead of the average, no preemption
+  // and no interrupt: C waits until H's slice runs out at 4100 (H resumed at 2100 with d 4000 - v 2000 to go), is
+  // then the pick (H's next deadline is 6000), runs 4100-4150, and H does its last 1000 ns until 5150.
+  for (const bool preempts : {true, false}) {
+    sim::Simulation s;
+    models::HostConfig h = eevdf_host(2, 2000);
+    h.ipi_wakeup = 30;
+    models::Cpu cpu(s, h);
+    BurstLog hl(s), bl(s), al(s), cl(s);
+    cpu.start(&hl, 1, 5000, {1});
+    cpu.start(&bl, 2, 100, {1});
+    s.run_until(2100);
+    CHECK(bl.done[2] == 2100);
+    cpu.start(&al, 3, 400, {0});
+    s.run_until(2500);
+    REQUIRE(al.done[3] == 2500);
+    models::Cpu::Wakeup woke;
+    CHECK(cpu.start(preempts ? &bl : &cl, 4, 50, {1}, false, &woke) == 1);
+    s.run();
+    CHECK_FALSE(woke.idle);
+    CHECK(woke.ipi == preempts);
+    CHECK(hl.preempted() == (preempts ? 1U : 0U));
+    CHECK((preempts ? bl : cl).done[4] == (preempts ? 2580 : 4150));
+    CHECK(hl.done[1] == (preempts ? 5180 : 5150));
+  }
 }
 
 namespace {

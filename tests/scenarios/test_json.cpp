@@ -215,7 +215,8 @@ TEST_CASE("every section converts its fields", "[json][scenario]") {
     "name": "all", "description": "every key",
     "run": {"duration": "30s", "warmup": "0s", "seed": 42, "replications": 3},
     "hosts": [{"name": "p", "address": "192.168.0.1", "cores": 2, "threads_per_core": 2, "smt_pair_throughput": 1.3},
-              {"name": "d", "address": "192.168.0.2", "cores": 16, "timeslice": "1500us", "scheduler": "eevdf"},
+              {"name": "d", "address": "192.168.0.2", "cores": 16, "timeslice": "1500us", "scheduler": "eevdf",
+               "ipi_wakeup": "26us"},
               {"name": "c1", "address": "192.168.0.3"}, {"name": "c2", "address": "192.168.0.4"}],
     "network": {"latency": "100us", "loopback_latency": "5us", "softirq_per_packet": "2us", "syn_retry": "3s", "syn_retries": 2},
     "kernel": {"hash": "linux-6.14", "steering": "least_connections", "tcp_migrate_req": true, "wildcard_listener": false,
@@ -247,6 +248,8 @@ TEST_CASE("every section converts its fields", "[json][scenario]") {
   CHECK(w.hosts[0].scheduler == models::HostConfig::Scheduler::kFifo);
   CHECK(w.hosts[1].timeslice == 1500 * sim::kMicrosecond);
   CHECK(w.hosts[1].scheduler == models::HostConfig::Scheduler::kEevdf);
+  CHECK(w.hosts[1].ipi_wakeup == 26 * sim::kMicrosecond);
+  CHECK(w.hosts[0].ipi_wakeup == 0);
   CHECK(w.hosts[2].cores == 1);
   CHECK(w.network.latency == 100 * sim::kMicrosecond);
   CHECK(w.network.softirq_per_packet == 2 * sim::kMicrosecond);
@@ -406,6 +409,11 @@ TEST_CASE("validation messages name the JSON path of the first problem", "[json]
         "/hosts/0/scheduler: \"eevdf\" needs a run queue: set timeslice above 0");
   CHECK(message({{"hosts", {{{"name", "h"}, {"address", "10.0.0.1"}, {"scheduler", "cfs"}}}}})
             .rfind("/hosts/0/scheduler: ", 0) == 0);
+  // ipi_wakeup needs EEVDF's preemption decision and the run queue's waker; a FIFO run queue is not enough.
+  CHECK(message({{"hosts", {{{"name", "h"}, {"address", "10.0.0.1"}, {"timeslice", "1ms"}, {"ipi_wakeup", "5us"}}}}}) ==
+        "/hosts/0/ipi_wakeup: needs the EEVDF run queue, which decides preemption: set scheduler \"eevdf\"");
+  CHECK(message({{"hosts", {{{"name", "h"}, {"address", "10.0.0.1"}, {"ipi_wakeup", "-1us"}}}}})
+            .rfind("/hosts/0/ipi_wakeup: ", 0) == 0);
 }
 
 TEST_CASE("unknown keys are caught in every object", "[json][errors]") {

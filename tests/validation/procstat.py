@@ -197,6 +197,29 @@ def idle_entries():
     return total if seen else None
 
 
+def interprocessor_interrupts(path="/proc/interrupts"):
+    """Interprocessor interrupts of every cpu: /proc/interrupts' rescheduling and function-call lines (x86's RES
+    and CAL, arm64's IPI0 and IPI1), or None where it has neither. Linux sends one when a process on one cpu wakes
+    one that must run at once on another: CAL to queue it on an idle cpu's wake list, RES to preempt a busy one.
+    Inside a virtual machine each exits to the hypervisor on both sides, which is what made the 2-client
+    calibration phase cost about 26 us more CPU per interrupt on 2026-11-25 (hosts[].ipi_wakeup)."""
+    total, seen = 0, False
+    try:
+        with open(path) as f:
+            lines = f.readlines()
+    except OSError:
+        return None
+    for line in lines:
+        if "Rescheduling interrupts" not in line and "Function call interrupts" not in line:
+            continue
+        for field in line.split()[1:1 + NCPU]:
+            if not field.isdigit():
+                break
+            total += int(field)
+        seen = True
+    return total if seen else None
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return [float(x) for x in f.read().split()[:3]]
@@ -218,7 +241,8 @@ class CpuGroups:
         return list(v() if callable(v) else v)
 
     def snapshot(self):
-        snap = {"machine": machine_times(), "idle_entries": idle_entries(), "load": loadavg(), "procs": {},
+        snap = {"machine": machine_times(), "idle_entries": idle_entries(), "ipis": interprocessor_interrupts(),
+                "load": loadavg(), "procs": {},
                 "all": all_processes_cpu(), "reaping": sorted(self.reaping)}
         # Each group's pids once per snapshot (listing Postgres's backends scans /proc), so every reading below
         # is of the same processes.
@@ -279,6 +303,7 @@ def delta(a, b, wall):
         "steal_cores": steal / wall,
         "idle_entries": (b["idle_entries"] - a["idle_entries"]
                          if a.get("idle_entries") is not None and b.get("idle_entries") is not None else None),
+        "ipis": b["ipis"] - a["ipis"] if a.get("ipis") is not None and b.get("ipis") is not None else None,
         # /proc/stat's irq + softirq: informational only, it is mostly inside the processes' own time.
         "irq_cores": (mb["irq"] - ma["irq"]) / wall,
         # Other threads that ran in bursts of BURST_MEAN_US or more, which "foreign_cores" averages away.

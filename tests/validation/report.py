@@ -126,7 +126,11 @@ def markdown(doc):
             + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("pooler_wakeups_per_txn", {}).items()) + "); "
             f"pgbench per wake-up {cal.get('pgbench_wakeup_s', 0) * 1e6:.1f} us (wake-ups per transaction: "
             + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("pgbench_wakeups_per_txn", {}).items()) + "); "
-            f"a wake-up onto an idle cpu {cal.get('idle_wakeup_s', 0) * 1e6:.1f} us of CPU and "
+            f"a wake-up that interrupts another cpu {cal.get('ipi_wakeup_s', 0) * 1e6:.1f} us of CPU "
+            f"(interprocessor interrupts per transaction: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("ipis_per_txn", {}).items() if v is not None)
+            + "); "
+            f"a wake-up onto an idle cpu {cal.get('idle_wakeup_s', 0) * 1e6:.1f} us more of CPU and "
             f"{cal.get('wakeup_latency_s', 0) * 1e6:.1f} us of time (cpuidle entries per transaction: "
             + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("idle_entries_per_txn", {}).items() if v is not None)
             + "); "

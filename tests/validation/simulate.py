@@ -90,7 +90,8 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
     hosts[].timeslice: a process that ran more than its share waits behind those that ran less), and the
     per-transaction CPU costs of the pooler, Postgres and pgbench vary as lognormals with the calibration's
     coefficient of variation (variability_cv, fitted to the calibration's own p99; 0 before it is fitted). Messages cross loopback in no
-    time; a wake-up onto an idle cpu costs the calibration's idle_wakeup_s of CPU and wakeup_latency_s of time."""
+    time; a wake-up from another cpu that interrupts the cpu it lands on (idle, or preempted by it) costs the
+    calibration's ipi_wakeup_s of CPU, and one onto an idle cpu idle_wakeup_s more and wakeup_latency_s of time."""
     topo = host_topology()
     costs = cal["scripts"][script]
     cv = cal.get("variability_cv", 0.0)
@@ -133,6 +134,7 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
                    "threads_per_core": topo["threads_per_core"], "timeslice": f"{linux_timeslice_us():.0f}us",
                    "scheduler": "eevdf",
                    "idle_wakeup": us(cal.get("idle_wakeup_s", 0.0)),
+                   "ipi_wakeup": us(cal.get("ipi_wakeup_s", 0.0)),
                    "wakeup_latency": us(cal.get("wakeup_latency_s", 0.0))}],
         # Loopback delivers inside the sender's system call, whose cost is in the measured CPU: no time on the
         # wire. The time a hand-off takes is the woken process's (hosts[].wakeup_latency, onto an idle cpu).

@@ -259,22 +259,23 @@ def test_pooled_measurement_sums_cpu_and_transactions_and_averages_rates():
     assert validate.pooled_measurement([single]) is single
 
 
-def test_settle_costs_counts_idle_wakeups_with_a_cost_spread(monkeypatch):
+def test_settle_costs_counts_ipi_wakeups_with_a_cost_spread(monkeypatch):
     # A stand-in for rpsim that behaves as the real one did on the 09:41 rpool calibration: with constant costs
-    # (cv 0) the simulated processes lock into a periodic order in which Postgres wakes an idle cpu on 1 of 4
-    # transactions; with any spread, on 1 of 20. The p99 rises with the spread: 0.2 + 0.2 x cv ms.
-    # Measured (per select-only transaction): Postgres 25 us; a wake-up onto an idle cpu costs 20 us. The cost that
+    # (cv 0) the simulated processes lock into a periodic order in which Postgres interrupts another cpu on 1 of 4
+    # transactions; with any spread, on 1 of 20. (Found with idle wake-ups, the model of sessions 4 to 10;
+    # interprocessor wake-ups are counted the same way.) The p99 rises with the spread: 0.2 + 0.2 x cv ms.
+    # Measured (per select-only transaction): Postgres 25 us; a wake-up that interrupts another cpu costs 20 us. The cost that
     # must come out is 25 - 20 x 0.05 = 24 us (not 25 - 20 x 0.25 = 20 us), and the cv that gives the measured p99
     # 0.38 ms is 0.9.
     seen_cv = []
 
     def fake_run(rpsim, doc, threads=2):
         cv = doc["clients"][0]["server_cpu"]["cv"] if isinstance(doc["clients"][0]["server_cpu"], dict) else 0.0
-        if doc["name"].endswith("_idle"):
-            seen_cv.append(cv)  # the counts of idle wake-ups (the cv fit's own runs try 0 as its lower bound)
+        if doc["name"].endswith("_ipi"):
+            seen_cv.append(cv)  # the counts of wake-ups (the cv fit's own runs try 0 as its lower bound)
         per = 0.25 if cv == 0 else 0.05
-        return {"processes": [{"transactions": 1000, "idle_wakeups": 0}],
-                "client_threads": {"idle_wakeups": 0}, "postgres": {"idle_wakeups": per * 1000},
+        return {"processes": [{"transactions": 1000, "ipi_wakeups": 0}],
+                "client_threads": {"ipi_wakeups": 0}, "postgres": {"ipi_wakeups": per * 1000},
                 "latency_ms": {"p99": 0.2 + 0.2 * cv}}
 
     monkeypatch.setattr(simulate, "run", fake_run)
@@ -290,25 +291,25 @@ def test_settle_costs_counts_idle_wakeups_with_a_cost_spread(monkeypatch):
     assert len(seen_cv) == 6 and 0.87 < seen_cv[-1] < 0.93  # and counted again with the fitted spread
     assert abs(cal["scripts"]["select"]["postgres_per_txn_s"] - 24e-6) < 1e-12
     assert abs(cal["variability_cv"] - 0.9) < 0.03  # the bisection's resolution: 3 / 2^7
-    assert cal["idle_wakeup_s"] == 20e-6
+    assert cal["ipi_wakeup_s"] == 20e-6 and cal["idle_wakeup_s"] == 0.0
 
 
 def test_fit_cold_cpu_takes_two_points_and_keeps_every_phase_at_its_measured_cost(monkeypatch):
     # A stand-in for rpsim that gives each calibration set-up the reuse distance a pool taken in turn has (47 for
     # the 1-worker, 64-client phase on a pool of 48; 7 for 8 clients on pool 20; LIFO's 1 under pg_sleep, 0.5 with
-    # -C, or 11 in the second case) and Postgres 0.05 idle wake-ups a transaction on the large-pool phase.
-    # Measured: Postgres 37 us a transaction with pool 48; the select-only cost (less its idle wake-ups) is 23 us;
-    # an idle wake-up costs 20 us. So the rise from distance 7 to 47 is (37 - 20 x 0.05) - 23 = 13 us: points
+    # -C, or 11 in the second case) and Postgres 0.05 interprocessor wake-ups a transaction on the large-pool phase.
+    # Measured: Postgres 37 us a transaction with pool 48; the select-only cost (less its interprocessor wake-ups) is
+    # 23 us; an interprocessor wake-up costs 20 us. So the rise from distance 7 to 47 is (37 - 20 x 0.05) - 23 = 13 us: points
     # [[7, 0], [47, 13 us]]. The select-only cost keeps its 23 us (its distance is the first point's); so do
     # sleep5ms and -C below it. At distance 11 sleep5ms would lose 13 x 4 / 40 = 1.3 us.
     distances = {"cold": (47.0, 0.05), "select": (7.0, 0.0), "sleep5ms": (1.0, 0.0), "connect": (0.5, 0.0)}
 
     def fake_run(rpsim, doc, threads=2):
         name = doc["name"].split("_calibration_")[1].rsplit("_reuse", 1)[0]
-        d, idle = distances[name]
+        d, ipi = distances[name]
         assert "cold_cpu" not in doc["postgres"]  # distances are found before cold_cpu exists
         return {"processes": [{"transactions": 1000}],
-                "postgres": {"reuse_distance_mean": d, "idle_wakeups": idle * 1000}}
+                "postgres": {"reuse_distance_mean": d, "ipi_wakeups": ipi * 1000}}
 
     monkeypatch.setattr(simulate, "run", fake_run)
     phases = {"cold": {"transactions": 1000, "cpu": {"cpu_s": {"postgres": 37e-3}}}}
@@ -338,3 +339,36 @@ def test_fit_cold_cpu_takes_two_points_and_keeps_every_phase_at_its_measured_cos
     validate.fit_cold_cpu(ctx, "rpool", cal, 20e-6, flat)
     assert cal["postgres_cold_cpu"] == [] and cal["scripts"]["select"]["postgres_per_txn_s"] == 23e-6
     assert "cold_cpu" not in simulate.scenario("x", "d", cal, 2, 64)["postgres"]
+
+
+def test_ipi_wakeup_cost_is_the_slope_of_cpu_against_interprocessor_interrupts():
+    # The 2026-11-25 PgBouncer probe, per select-only transaction: 8 clients 50.7 us (pooler 10.1, Postgres 33.5,
+    # pgbench 7.1) at 0.13 interrupts, 2 clients 77.2 us (24.0, 40.2, 13.0) at 1.16. Cost: 26.5 / 1.03 = 25.7 us.
+    def phase(pooler, postgres, pgbench):
+        return {"transactions": 1000, "cpu": {"cpu_s": {"pooler": pooler * 1e-3, "postgres": postgres * 1e-3,
+                                                        "pgbench": pgbench * 1e-3}}}
+    phases = {"select": phase(10.1, 33.5, 7.1), "select_2": phase(24.0, 40.2, 13.0)}
+    assert abs(validate.ipi_wakeup_cost(phases, {"select": 0.13, "select_2": 1.16}) - 26.5e-6 / 1.03) < 1e-12
+    # No counters, too small a difference, or a falling cost: no model.
+    assert validate.ipi_wakeup_cost(phases, {"select": None, "select_2": 1.16}) == 0.0
+    assert validate.ipi_wakeup_cost(phases, {"select": 0.13, "select_2": 0.30}) == 0.0
+    assert validate.ipi_wakeup_cost(phases, {"select": 1.16, "select_2": 0.13}) == 0.0
+
+
+def test_interprocessor_interrupts_reads_x86_and_arm64_names(tmp_path):
+    # x86 names them RES and CAL, arm64 IPI0 and IPI1; only the per-cpu columns count (procstat.NCPU of them), and
+    # a kernel without either line gives None.
+    n = procstat.NCPU
+    cols = lambda v: " ".join(str(v) for _ in range(n))  # noqa: E731
+    x86 = tmp_path / "x86"
+    x86.write_text(f"           CPU0\n  0: {cols(9)} IO-APIC 2-edge timer\nRES: {cols(5)} Rescheduling interrupts\n"
+                   f"CAL: {cols(7)} Function call interrupts\nTLB: {cols(3)} TLB shootdowns\n")
+    assert procstat.interprocessor_interrupts(str(x86)) == 12 * n
+    arm = tmp_path / "arm"
+    arm.write_text(f"IPI0: {cols(4)} Rescheduling interrupts\nIPI1: {cols(6)} Function call interrupts\n"
+                   f"IPI2: {cols(8)} CPU stop interrupts\n")
+    assert procstat.interprocessor_interrupts(str(arm)) == 10 * n
+    none = tmp_path / "none"
+    none.write_text(f"  0: {cols(9)} IO-APIC 2-edge timer\n")
+    assert procstat.interprocessor_interrupts(str(none)) is None
+    assert procstat.interprocessor_interrupts(str(tmp_path / "missing")) is None

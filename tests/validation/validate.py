@@ -95,7 +95,8 @@ CALIBRATION_REPEATS_QUICK = 2  # the quick subset's 5 minutes
 
 
 def pooled_measurement(ms):
-    """Several measurements of one set-up as one: CPU seconds, wake-ups, idle entries, transactions and time summed
+    """Several measurements of one set-up as one: CPU seconds, wake-ups, idle entries, interprocessor interrupts,
+    transactions and time summed
     (so per-transaction figures are over all of them), rates and latencies averaged, each repeat's TPS and p99
     kept under "repeats"."""
     if len(ms) == 1:
@@ -108,8 +109,9 @@ def pooled_measurement(ms):
     for key in ("cpu_s", "wakeups", "preemptions", "run_delay_s"):
         if key in first["cpu"]:
             cpu[key] = {g: sum(m["cpu"][key].get(g, 0) for m in ms) for g in first["cpu"][key]}
-    entries = [m["cpu"].get("idle_entries") for m in ms]
-    cpu["idle_entries"] = None if None in entries else sum(entries)
+    for key in ("idle_entries", "ipis"):
+        counts = [m["cpu"].get(key) for m in ms]
+        cpu[key] = None if None in counts else sum(counts)
     for key in ("machine_busy_cores", "experiment_cores", "foreign_cores", "unattributed_cores", "steal_cores",
                 "irq_cores"):
         cpu[key] = sum(m["cpu"][key] * m["cpu"]["wall_s"] for m in ms) / wall
@@ -228,9 +230,12 @@ def calibrate(ctx, kind):
         "pgbench_wakeup_s": pgbench_wakeup,
         "pgbench_wakeups_per_txn": {k: wakes(v, "pgbench") for k, v in phases.items()},
         "pgbench_per_txn_with_wakeups_s": {k: per_txn(v, "pgbench") for k, v in phases.items()},
-        # How often the cpus left an idle state per transaction (cpuidle; None without a cpuidle driver).
+        # How often the cpus left an idle state per transaction (cpuidle; None without a cpuidle driver), and how
+        # many interprocessor interrupts the kernel sent (/proc/interrupts RES + CAL; None without them).
         "idle_entries_per_txn": {k: (v["cpu"]["idle_entries"] / max(1, v["transactions"])
                                      if v["cpu"].get("idle_entries") is not None else None) for k, v in phases.items()},
+        "ipis_per_txn": {k: (v["cpu"]["ipis"] / max(1, v["transactions"]) if v["cpu"].get("ipis") is not None
+                             else None) for k, v in phases.items()},
         "pooler_per_txn_s": {k: per_txn(v, "pooler") for k, v in phases.items()},
         "softirq_per_packet_s": softirq_packet,
         "unattributed_per_txn_s": {k: unattributed(v) for k, v in phases.items()},
@@ -242,9 +247,9 @@ def calibrate(ctx, kind):
                        "cpu_s": v["cpu"]["cpu_s"], "noise": noise_of(v), "repeats": v.get("repeats")}
                    for k, v in phases.items()},
     }
-    idle_cost = idle_wakeup_cost(phases, cal["idle_entries_per_txn"])
-    settle_costs(ctx, kind, cal, idle_cost, phases)
-    fit_cold_cpu(ctx, kind, cal, idle_cost, phases)
+    ipi_cost = ipi_wakeup_cost(phases, cal["ipis_per_txn"])
+    settle_costs(ctx, kind, cal, ipi_cost, phases)
+    fit_cold_cpu(ctx, kind, cal, ipi_cost, phases)
     # The latency last, with the spread in place: fitted the other way round, with constant costs, the latency made
     # the -C phase itself 2.6 % too fast once the spread was added (2026-11-24 08:52 run, PgBouncer: 10.5 us,
     # against 19.1 us with the spread), and experiment 4 8-14 % too fast.
@@ -264,26 +269,27 @@ COLD_CLIENTS = 64
 COLD_POOL = 48
 
 
-def fit_cold_cpu(ctx, kind, cal, idle_cost, phases):
+def fit_cold_cpu(ctx, kind, cal, ipi_cost, phases):
     """postgres.cold_cpu from the select-only phase and the large-pool phase: rpsim simulates each (and the other
     phases whose Postgres cost it charges) to find their mean reuse distances (other backends' queries since the
-    same backend's previous one) and the large-pool phase's idle wake-ups. The select-only cost (settle_costs: /proc
-    less the idle wake-ups) is the first point's, the large-pool phase's measured cost less its idle wake-ups' the
+    same backend's previous one) and the large-pool phase's interprocessor wake-ups. The select-only cost
+    (settle_costs: /proc less the interprocessor wake-ups) is the first point's, the large-pool phase's measured cost
+    less its interprocessor wake-ups' the
     second's: [[d_select, 0], [d_large, rise]], flat below the first (measured flat from 2 to 8 backends). A cost
     measured at a distance beyond the first point then loses what cold_cpu adds there, so that every calibration
     phase still costs what it measured. No cold_cpu when the distances differ by under 8 or the rise is not
     positive."""
     def simulate_phase(name, clients, **kw):
         r = simulate_calibration_phase(ctx, kind, cal, name, "reuse", clients, 6.0, **kw)
-        return r["postgres"]["reuse_distance_mean"], r["postgres"]["idle_wakeups"] / simulated_txns(r)
+        return r["postgres"]["reuse_distance_mean"], r["postgres"]["ipi_wakeups"] / simulated_txns(r)
 
     d_large, i_large = simulate_phase("cold", COLD_CLIENTS, pool_size=COLD_POOL)
     at = {"select": simulate_phase("select", 8)[0], "sleep5ms": simulate_phase("sleep5ms", 8, script="sleep5ms")[0],
           "connect": simulate_phase("connect", 8, per_transaction=True)[0]}
     measured = per_txn(phases["cold"], "postgres")
-    rise = measured - idle_cost * i_large - cal["scripts"]["select"]["postgres_per_txn_s"]
+    rise = measured - ipi_cost * i_large - cal["scripts"]["select"]["postgres_per_txn_s"]
     cal["cold_fit"] = {"distances": {"cold": d_large, **at}, "rise_s": rise, "cold_postgres_per_txn_s": measured,
-                       "cold_postgres_idle_wakeups_per_txn": i_large}
+                       "cold_postgres_ipi_wakeups_per_txn": i_large}
     if d_large - at["select"] < 8 or rise <= 0:
         cal["postgres_cold_cpu"] = []
         return
@@ -300,45 +306,53 @@ def fit_cold_cpu(ctx, kind, cal, idle_cost, phases):
     cal["postgres_per_txn_connect_s"] = max(0.0, cal["postgres_per_txn_connect_s"] - cold(at["connect"]))
 
 
-# The spread of the CPU costs with which the calibration's set-ups are first simulated to count their idle wake-ups,
-# before fit_variability() finds it (fitted values so far: 0.76-1.16). Not 0: constant costs lock the simulated
-# processes into a periodic order whose idle wake-ups depend on the exact costs. In the 2026-11-24 09:41 rpool
-# calibration they gave Postgres 0.25 idle wake-ups per select-only transaction, where every cpu of the real
-# machine left an idle state only 0.13 times per transaction; that took 4.6 us off Postgres's cost, and every
-# prediction for rpool then put 19.8 us on Postgres where 24-29 us were measured. With any cv from 0.3 to 1.2 the
-# count is 0.10-0.15 for all processes together, like the machine's.
+# The spread of the CPU costs with which the calibration's set-ups are first simulated to count their interprocessor
+# wake-ups, before fit_variability() finds it (fitted values so far: 0.64-1.16). Not 0: constant costs lock the
+# simulated processes into a periodic order whose wake-ups depend on the exact costs. (In the 2026-11-24 09:41 rpool
+# calibration, of the idle wake-up model then in use, they gave Postgres 0.25 idle wake-ups per select-only
+# transaction where the real cpus left an idle state 0.13 times, and every prediction for rpool put 19.8 us on
+# Postgres where 24-29 us were measured.)
 PROVISIONAL_VARIABILITY_CV = 1.0
 
 
-def settle_costs(ctx, kind, cal, idle_cost, phases):
-    """The per-transaction costs, the idle wake-up model and the cost spread, which depend on each other: the costs
-    are what /proc measured less what rpsim charges for idle wake-ups (apply_idle_wakeups), the count of those
-    depends on the spread, and the spread is fitted to a p99 that depends on the costs. Two rounds: the provisional
-    spread, then the fitted one (the second fit moves it by a few hundredths). Without an idle wake-up cost nothing
-    depends on the spread, and one fit is all."""
+def settle_costs(ctx, kind, cal, ipi_cost, phases):
+    """The per-transaction costs, the interprocessor wake-up model and the cost spread, which depend on each other:
+    the costs are what /proc measured less what rpsim charges for interprocessor wake-ups (apply_ipi_wakeups), the
+    count of those depends on the spread, and the spread is fitted to a p99 that depends on the costs. Two rounds:
+    the provisional spread, then the fitted one (the second fit moves it by a few hundredths). Without a wake-up
+    cost nothing depends on the spread, and one fit is all."""
     cal.setdefault("variability_cv", PROVISIONAL_VARIABILITY_CV)
-    for _ in range(2 if idle_cost > 0 else 1):
-        if idle_cost > 0:
-            apply_idle_wakeups(ctx, kind, cal, idle_cost, phases)
+    for _ in range(2 if ipi_cost > 0 else 1):
+        if ipi_cost > 0:
+            apply_ipi_wakeups(ctx, kind, cal, ipi_cost, phases)
         # The saturated select-only phase hardly wakes an idle cpu, so the provisional latency does for it.
         cal["variability_cv"], cal["variability_fit"] = fit_variability(ctx, kind, cal, phases["select"])
 
 
-def idle_wakeup_cost(phases, entries):
-    """CPU per wake-up onto an idle cpu (hosts[].idle_wakeup), from the saturated phase and the 2-client phase: the
-    difference of their CPU per transaction (all three groups) over the difference of their cpuidle entries per
-    transaction. 0 without cpuidle counters, when the two differ by under 0.2 entries, or when the fit is not
-    positive. (2026-11-24 probe on rpool: 46.6 us at 0.12 entries, 59.0 us at 0.78: 19 us an entry.)"""
+# What a wake-up costs on this machine depends on whether the kernel has to interrupt another cpu for it. Measured
+# 2026-11-25 (PgBouncer, 1 and 2 processes, 2 to 64 clients, 5 s each, /proc/interrupts): CPU per select-only
+# transaction (pooler, Postgres and pgbench together) 77 us with 1.16 interprocessor interrupts per transaction
+# (2 clients), 59 us with 0.41 (4), 51 with 0.13 (8), 48 with 0.06 (16): about 26 us an interrupt, in a straight
+# line. The cpuidle entries, which the model of sessions 4 to 10 charged instead (hosts[].idle_wakeup), explain the
+# 2-client phase but not the rest: with a SCHED_IDLE spinner on each cpu, so that no cpu ever went idle, the
+# 2-client phase used as much CPU (83 us at 1.13 interrupts, all reschedules now, and 0 idle entries), and 2
+# processes with 4 clients used 37 us at 0.00 interrupts although every process woke about once per transaction
+# (each cpu ran its own worker, pgbench thread and backends).
+def ipi_wakeup_cost(phases, ipis):
+    """CPU per interprocessor wake-up (hosts[].ipi_wakeup), from the saturated phase and the 2-client phase: the
+    difference of their CPU per transaction (all three groups) over the difference of their interprocessor
+    interrupts per transaction. 0 without the counters, when the two differ by under 0.2 interrupts, or when the
+    fit is not positive."""
     sat, two = phases["select"], phases["select_2"]
-    if entries.get("select") is None or entries.get("select_2") is None:
+    if ipis.get("select") is None or ipis.get("select_2") is None:
         return 0.0
-    de = entries["select_2"] - entries["select"]
+    de = ipis["select_2"] - ipis["select"]
     total = lambda m: sum(per_txn(m, g) for g in GROUPS)  # noqa: E731
     cost = (total(two) - total(sat)) / de if de > 0.2 else 0.0
     return max(0.0, cost)
 
 
-# The hosts' wakeup_latency assumed while the idle wake-ups of the calibration's own set-ups are simulated, before
+# The hosts' wakeup_latency assumed while the wake-ups of the calibration's own set-ups are simulated, before
 # fit_wakeup_latency() finds it (their count barely depends on it).
 PROVISIONAL_WAKEUP_LATENCY = 20e-6
 
@@ -350,20 +364,22 @@ def simulate_calibration_phase(ctx, kind, cal, name, purpose, clients, duration,
     return simulate.run(ctx.rpsim, doc)
 
 
-def simulated_idle_wakeups(ctx, kind, cal, name, clients, **kw):
-    """rpsim's wake-ups onto an idle cpu per transaction, per group, on one of the calibration's set-ups."""
-    r = simulate_calibration_phase(ctx, kind, cal, name, "idle", clients, 8.0, **kw)
+def simulated_ipi_wakeups(ctx, kind, cal, name, clients, **kw):
+    """rpsim's interprocessor wake-ups per transaction, per group, on one of the calibration's set-ups."""
+    r = simulate_calibration_phase(ctx, kind, cal, name, "ipi", clients, 8.0, **kw)
     tx = simulated_txns(r)
-    return {"pooler": sum(x["idle_wakeups"] for x in r["processes"]) / tx,
-            "pgbench": r["client_threads"]["idle_wakeups"] / tx, "postgres": r["postgres"]["idle_wakeups"] / tx}
+    return {"pooler": sum(x["ipi_wakeups"] for x in r["processes"]) / tx,
+            "pgbench": r["client_threads"]["ipi_wakeups"] / tx, "postgres": r["postgres"]["ipi_wakeups"] / tx}
 
 
-def apply_idle_wakeups(ctx, kind, cal, cost, phases):
-    """The wake-up model of session 4: a process that wakes onto an idle cpu pays `cost` (hosts[].idle_wakeup) and
-    starts the host's wakeup_latency late; no other wake-up costs anything (pooler.cpu.wakeup and clients[].wakeup
-    0). The per-transaction costs are then what each group used in its phase less what rpsim charges it for idle
-    wake-ups on that phase's set-up, simulated with the calibration's cost spread as it stands (settle_costs)."""
-    cal.update({"idle_wakeup_s": cost, "pooler_wakeup_s": 0.0, "pgbench_wakeup_s": 0.0,
+def apply_ipi_wakeups(ctx, kind, cal, cost, phases):
+    """The wake-up model since session 11: a process woken from another cpu that has to interrupt the cpu it lands
+    on (idle, or preempted by it) pays `cost` (hosts[].ipi_wakeup); one onto an idle cpu also starts the host's
+    wakeup_latency late; no other wake-up costs anything (idle_wakeup, pooler.cpu.wakeup and clients[].wakeup 0).
+    The per-transaction costs are then what each group used in its phase less what rpsim charges it for
+    interprocessor wake-ups on that phase's set-up, simulated with the calibration's cost spread as it stands
+    (settle_costs)."""
+    cal.update({"ipi_wakeup_s": cost, "idle_wakeup_s": 0.0, "pooler_wakeup_s": 0.0, "pgbench_wakeup_s": 0.0,
                 "wakeup_latency_s": PROVISIONAL_WAKEUP_LATENCY})
     raw = {}
     for name in ("select", "sleep5ms"):
@@ -377,21 +393,21 @@ def apply_idle_wakeups(ctx, kind, cal, cost, phases):
     cal["pooler_login_s"] = cal["pooler_login_process_s"] + login_network
     cal["pgbench_per_txn_connect_s"] = per_txn(c, "pgbench")
     cal["postgres_per_txn_connect_s"] = per_txn(c, "postgres")
-    idle = {"select": simulated_idle_wakeups(ctx, kind, cal, "select", 8),
-            "sleep5ms": simulated_idle_wakeups(ctx, kind, cal, "sleep5ms", 8, script="sleep5ms"),
-            "connect": simulated_idle_wakeups(ctx, kind, cal, "connect", 8, per_transaction=True)}
+    ipi = {"select": simulated_ipi_wakeups(ctx, kind, cal, "select", 8),
+           "sleep5ms": simulated_ipi_wakeups(ctx, kind, cal, "sleep5ms", 8, script="sleep5ms"),
+           "connect": simulated_ipi_wakeups(ctx, kind, cal, "connect", 8, per_transaction=True)}
     for name in ("select", "sleep5ms"):
         s = cal["scripts"][name]
-        s["pooler_per_query_s"] = max(0.0, raw[name]["pooler"] - cost * idle[name]["pooler"])
-        s["postgres_per_txn_s"] = max(0.0, raw[name]["postgres"] - cost * idle[name]["postgres"])
-        s["pgbench_per_txn_s"] = max(0.0, raw[name]["pgbench"] - cost * idle[name]["pgbench"])
-    ci = idle["connect"]
+        s["pooler_per_query_s"] = max(0.0, raw[name]["pooler"] - cost * ipi[name]["pooler"])
+        s["postgres_per_txn_s"] = max(0.0, raw[name]["postgres"] - cost * ipi[name]["postgres"])
+        s["pgbench_per_txn_s"] = max(0.0, raw[name]["pgbench"] - cost * ipi[name]["pgbench"])
+    ci = ipi["connect"]
     cal["pooler_login_process_s"] = max(0.0, per_txn(c, "pooler") - cost * ci["pooler"]
                                         - cal["scripts"]["select"]["pooler_per_query_s"])
     cal["pooler_login_s"] = cal["pooler_login_process_s"] + login_network
     cal["pgbench_per_txn_connect_s"] = max(0.0, per_txn(c, "pgbench") - cost * ci["pgbench"])
     cal["postgres_per_txn_connect_s"] = max(0.0, per_txn(c, "postgres") - cost * ci["postgres"])
-    cal["simulated_idle_wakeups_per_txn"] = idle
+    cal["simulated_ipi_wakeups_per_txn"] = ipi
 
 
 # How long a wake-up onto an idle cpu takes before the woken process runs (hosts[].wakeup_latency), searched on
@@ -644,9 +660,10 @@ def cpu_per_txn_figures(m, p, pb):
     """CPU per transaction as charged against what this run's processes used: when these differ, the CPU cost
     per transaction depends on the load in a way the model misses. The pooler's depends on its wake-ups per
     transaction (rpsim's against /proc's voluntary context switches), and so does pgbench's; Postgres's on the
-    reuse distance (postgres.cold_cpu, fit_cold_cpu), shown in the next row. The last row compares how often a
-    process woke onto an idle cpu in rpsim with how often the real cpus left an idle state (cpuidle's counters): on
-    this machine CPU per transaction rises with the latter."""
+    reuse distance (postgres.cold_cpu, fit_cold_cpu), shown in the next row. The last two compare how often a
+    process woke onto an idle cpu in rpsim with how often the real cpus left an idle state (cpuidle's counters), and
+    rpsim's wake-ups that interrupt another cpu with the interprocessor interrupts the kernel sent: on this machine
+    CPU per transaction rises with the latter (ipi_wakeup_cost)."""
     n = max(1, m["transactions"])
     wakes = m["cpu"]["wakeups"]
     client = lambda what: lambda r: r["client_threads"][what] / simulated_txns(r)  # noqa: E731
@@ -665,8 +682,12 @@ def cpu_per_txn_figures(m, p, pb):
             fig("postgres reuse distance per query (rpsim: other backends' queries since the same backend's last)",
                 p, pb, lambda r: r["postgres"].get("reuse_distance_mean", 0.0), None, None, "info"),
             fig("wake-ups onto an idle cpu per transaction (rpsim, all processes) vs cpuidle entries", p, pb,
-                idle_wakeups_per_txn, m["cpu"]["idle_entries"] / n if m["cpu"].get("idle_entries") is not None else None,
-                None, "info")] + preemption_figures(m, p, pb) + run_delay_figures(m, p, pb)
+                lambda r: wakeups_per_txn(r, "idle_wakeups"),
+                m["cpu"]["idle_entries"] / n if m["cpu"].get("idle_entries") is not None else None, None, "info"),
+            fig("wake-ups that interrupt another cpu per transaction (rpsim, all processes) vs /proc/interrupts "
+                "RES + CAL", p, pb, lambda r: wakeups_per_txn(r, "ipi_wakeups"),
+                m["cpu"]["ipis"] / n if m["cpu"].get("ipis") is not None else None, None, "info"),
+            ] + preemption_figures(m, p, pb) + run_delay_figures(m, p, pb)
 
 
 def per_group_figures(m, p, pb, measured_key, rpsim_key, name, scale=1.0):
@@ -700,11 +721,11 @@ def run_delay_figures(m, p, pb):
                              "run delay us per transaction (rpsim vs /proc schedstat)", 1e6)
 
 
-def idle_wakeups_per_txn(r):
-    """rpsim's wake-ups that started on an idle cpu, of the poolers, the client threads and the backends, per
-    transaction."""
-    return (sum(x.get("idle_wakeups", 0) for x in r["processes"]) + r["client_threads"].get("idle_wakeups", 0)
-            + r["postgres"].get("idle_wakeups", 0)) / simulated_txns(r)
+def wakeups_per_txn(r, key):
+    """rpsim's wake-ups of one kind (idle_wakeups, ipi_wakeups), of the poolers, the client threads and the
+    backends, per transaction."""
+    return (sum(x.get(key, 0) for x in r["processes"]) + r["client_threads"].get(key, 0)
+            + r["postgres"].get(key, 0)) / simulated_txns(r)
 
 
 @guarded
