@@ -96,9 +96,8 @@ CALIBRATION_REPEATS_QUICK = 2  # the quick subset's 5 minutes
 
 def pooled_measurement(ms):
     """Several measurements of one set-up as one: CPU seconds, wake-ups, idle entries, interprocessor interrupts,
-    transactions and time summed
-    (so per-transaction figures are over all of them), rates and latencies averaged, each repeat's TPS and p99
-    kept under "repeats"."""
+    transactions and time summed (so per-transaction figures are over all of them), rates and latencies averaged,
+    each repeat's TPS and p99 kept under "repeats"."""
     if len(ms) == 1:
         return ms[0]
     first = ms[0]
@@ -274,8 +273,7 @@ def fit_cold_cpu(ctx, kind, cal, ipi_cost, phases):
     phases whose Postgres cost it charges) to find their mean reuse distances (other backends' queries since the
     same backend's previous one) and the large-pool phase's interprocessor wake-ups. The select-only cost
     (settle_costs: /proc less the interprocessor wake-ups) is the first point's, the large-pool phase's measured cost
-    less its interprocessor wake-ups' the
-    second's: [[d_select, 0], [d_large, rise]], flat below the first (measured flat from 2 to 8 backends). A cost
+    less its interprocessor wake-ups' the second's: [[d_select, 0], [d_large, rise]], flat below the first (measured flat from 2 to 8 backends). A cost
     measured at a distance beyond the first point then loses what cold_cpu adds there, so that every calibration
     phase still costs what it measured. No cold_cpu when the distances differ by under 8 or the rise is not
     positive."""
