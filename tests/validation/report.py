@@ -134,6 +134,8 @@ def markdown(doc):
             f"{cal.get('wakeup_latency_s', 0) * 1e6:.1f} us of time (cpuidle entries per transaction: "
             + ", ".join(f"{k} {v:.2f}" for k, v in cal.get("idle_entries_per_txn", {}).items() if v is not None)
             + "); "
+            f"pg_sleep(5ms) keeps a backend {cal.get('sleep_wait_s', 0.005) * 1e3:.3f} ms (fitted to the pg_sleep "
+            f"phase's mean latency {cal.get('sleep_wait_fit', {}).get('measured_mean_s', 0) * 1e3:.3f} ms); "
             f"CPU costs lognormal with cv {cal.get('variability_cv', 0):.2f} (fitted to the select-only phase's p99 "
             f"{cal.get('variability_fit', {}).get('target_p99_ms', 0):.3f} ms); "
             f"-C: pooler login {cal['pooler_login_s'] * 1e6:.1f} us, pgbench per connection+transaction "

@@ -123,7 +123,8 @@ def scenario(name, description, cal, workers, clients, *, pool_size=20, max_clie
         client["connect_cpu"] = us(max(0.0, cal["pgbench_per_txn_connect_s"] - costs["pgbench_per_txn_s"]))
         client["server_cpu"] = varied(cal["postgres_per_txn_connect_s"], cv)
     if script == "sleep5ms":
-        client["server_wait"] = "5ms"
+        # pg_sleep(0.005)'s real wait, fitted by the calibration (validate.fit_sleep_wait); 5 ms before it is.
+        client["server_wait"] = us(cal.get("sleep_wait_s", 0.005))
     if mode == "open":
         client["rate"] = rate / clients
     doc = {

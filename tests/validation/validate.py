@@ -253,6 +253,7 @@ def calibrate(ctx, kind):
     # the -C phase itself 2.6 % too fast once the spread was added (2026-11-24 08:52 run, PgBouncer: 10.5 us,
     # against 19.1 us with the spread), and experiment 4 8-14 % too fast.
     cal["wakeup_latency_s"], cal["wakeup_latency_fit"] = fit_wakeup_latency(ctx, kind, cal, phases["connect"])
+    cal["sleep_wait_s"], cal["sleep_wait_fit"] = fit_sleep_wait(ctx, kind, cal, phases["sleep5ms"])
     return cal
 
 
@@ -437,6 +438,26 @@ def fit_wakeup_latency(ctx, kind, cal, measured):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if cps(mid) > target else (lo, mid)
     return (lo + hi) / 2, {"target_cps": target, "steps": steps}
+
+
+# pg_sleep(0.005) keeps a backend longer than 5 ms: the timer's slack, and on this VM the hypervisor waking the idle
+# virtual cpu when the timer fires. Experiment 2 is that wait queueing for a pool, so its service time has to be the
+# real one. On 2026-11-25 the calibration's pg_sleep phase took 5.37-5.40 ms per transaction (8 clients, 1,479-1,491
+# transactions a second), where rpsim with a 5 ms wait gave about 5.13 ms, and experiment 2 came out 3.6-5.9 % fast
+# in every run of the day (the tolerance is 5 %). The phase does not queue (8 clients on a pool of 20), so what its
+# mean latency has beyond rpsim's with 5 ms is the wait's overshoot: fitted here, never from experiment 2.
+SLEEP_WAIT_S = 0.005
+
+
+def fit_sleep_wait(ctx, kind, cal, measured):
+    """The time pg_sleep(5ms) keeps a backend (the sleep5ms script's server_wait): 5 ms plus the calibration's
+    pg_sleep phase's mean latency less rpsim's on the same set-up with 5 ms (never less than 5 ms). Returns (the
+    wait, the figures)."""
+    r = simulate_calibration_phase(ctx, kind, dict(cal, sleep_wait_s=SLEEP_WAIT_S), "sleep5ms", "sleep", 8, 8.0,
+                                   script="sleep5ms")
+    simulated = r["latency_ms"]["mean"] / 1e3
+    target = measured["latency_ms"]["mean"] / 1e3
+    return SLEEP_WAIT_S + max(0.0, target - simulated), {"measured_mean_s": target, "simulated_mean_s": simulated}
 
 
 # The calibration's one fitted shape parameter: how much the CPU cost of a transaction varies. Its mean comes from
