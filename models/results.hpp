@@ -21,7 +21,7 @@ struct ProcessResult {
   double cpu_seconds = 0;  // solo-thread CPU work done
   std::uint64_t wakeups = 0;  // times its loop woke from idle (counted whether or not a wake-up costs CPU)
   std::uint64_t idle_wakeups = 0;  // of those, the ones that started on an idle cpu
-  std::uint64_t ipi_wakeups = 0;   // of those, the ones that interrupted their cpu from another (HostConfig::ipi_wakeup)
+  std::uint64_t ipi_wakeups = 0;   // of those, the ones that interrupted their cpu from another cpu (ipi_wakeup)
   std::uint64_t preemptions = 0;   // times a woken process took its cpu while it ran (EEVDF)
   double run_delay_seconds = 0;    // runnable but not running (EventLoop::run_delay_seconds)
   double wait_mean_ms = 0;  // client wait for a server connection

@@ -103,7 +103,8 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
   }
 
   sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes, client_idle_wakes, client_ipi_wakes,
-      client_preempts, pg_cpu, pg_wakes, pg_idle_wakes, pg_ipi_wakes, pg_preempts, client_delay, pg_delay, pg_queries, pg_reuse, pg_cold;
+      client_preempts, pg_cpu, pg_wakes, pg_idle_wakes, pg_ipi_wakes, pg_preempts, client_delay, pg_delay,
+      pg_queries, pg_reuse, pg_cold;
   double backends_max = 0;
   std::uint64_t refused = 0, resets = 0, migrated = 0, syn_drops = 0, conn_refused = 0, port_exhaustion = 0;
   std::uint64_t wait_timeouts = 0, max_client = 0, failed = 0, opened = 0, closed = 0, open_end = 0;

@@ -1,6 +1,7 @@
 // Tests of the CPU model and the event loops on it: processor sharing, SMT, placement, the run queue with its
 // slices and idle pulls, FIFO event loops, and what wake-ups cost (a loop's own, a wake-up onto an idle cpu, one
-// that interrupts another cpu), alone and as a world adds them up. Each case states what it expects, and why, before asserting.
+// that interrupts another cpu), alone and as a world adds them up. Each case states what it expects, and why,
+// before asserting.
 #include <catch2/catch.hpp>
 
 #include <cmath>

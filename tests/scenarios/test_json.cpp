@@ -410,7 +410,8 @@ TEST_CASE("validation messages name the JSON path of the first problem", "[json]
   CHECK(message({{"hosts", {{{"name", "h"}, {"address", "10.0.0.1"}, {"scheduler", "cfs"}}}}})
             .rfind("/hosts/0/scheduler: ", 0) == 0);
   // ipi_wakeup needs EEVDF's preemption decision and the run queue's waker; a FIFO run queue is not enough.
-  CHECK(message({{"hosts", {{{"name", "h"}, {"address", "10.0.0.1"}, {"timeslice", "1ms"}, {"ipi_wakeup", "5us"}}}}}) ==
+  CHECK(message({{"hosts",
+                  {{{"name", "h"}, {"address", "10.0.0.1"}, {"timeslice", "1ms"}, {"ipi_wakeup", "5us"}}}}}) ==
         "/hosts/0/ipi_wakeup: needs the EEVDF run queue, which decides preemption: set scheduler \"eevdf\"");
   CHECK(message({{"hosts", {{{"name", "h"}, {"address", "10.0.0.1"}, {"ipi_wakeup", "-1us"}}}}})
             .rfind("/hosts/0/ipi_wakeup: ", 0) == 0);
