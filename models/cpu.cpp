@@ -110,7 +110,8 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
   owner->burst_cpu_ = cpu;
   Thread& th = threads_[cpu];
   // A wake-up from another cpu interrupts this one when it is idle or (below) when the woken burst preempts.
-  const bool remote = wakeup && waker_cpu() >= 0 && waker_cpu() != cpu;
+  const int waker = wakeup ? waker_cpu() : -1;
+  const bool remote = waker >= 0 && waker != cpu;
   if (wakeup && woken(th)) {
     work += idle_wakeup_ + wakeup_latency_;
     wakeup->idle = true;

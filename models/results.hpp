@@ -9,6 +9,18 @@
 
 namespace models {
 
+// What a set of event loops did (one pooler process; every client thread; every Postgres backend): their CPU and
+// how the scheduler treated them. One struct for the three, so that a new count is one field here, one line in
+// World::collect (add_loop) and one key in the report (loop_totals).
+struct LoopTotals {
+  double cpu_seconds = 0;          // solo-thread CPU work done
+  std::uint64_t wakeups = 0;       // times a loop woke from idle (counted whether or not a wake-up costs CPU)
+  std::uint64_t idle_wakeups = 0;  // of those, the ones that started on an idle cpu
+  std::uint64_t ipi_wakeups = 0;   // of those, the ones that interrupted their cpu from another cpu (ipi_wakeup)
+  std::uint64_t preemptions = 0;   // times a woken process took its cpu while it ran (EEVDF)
+  double run_delay_seconds = 0;    // runnable but not running (EventLoop::run_delay_seconds)
+};
+
 struct ProcessResult {
   int index = 0;
   int pod = 0;
@@ -18,12 +30,7 @@ struct ProcessResult {
   std::uint64_t transactions = 0;
   double throughput_tps = 0;
   double utilization = 0;  // fraction of time the event loop was busy
-  double cpu_seconds = 0;  // solo-thread CPU work done
-  std::uint64_t wakeups = 0;  // times its loop woke from idle (counted whether or not a wake-up costs CPU)
-  std::uint64_t idle_wakeups = 0;  // of those, the ones that started on an idle cpu
-  std::uint64_t ipi_wakeups = 0;   // of those, the ones that interrupted their cpu from another cpu (ipi_wakeup)
-  std::uint64_t preemptions = 0;   // times a woken process took its cpu while it ran (EEVDF)
-  double run_delay_seconds = 0;    // runnable but not running (EventLoop::run_delay_seconds)
+  LoopTotals loop;         // its event loop's CPU, wake-ups, preemptions and run delay
   double wait_mean_ms = 0;  // client wait for a server connection
   double wait_p99_ms = 0;
   double servers_mean = 0;
@@ -57,24 +64,12 @@ struct RunResult {
   // login's answer, ns (pgbench -C's "connection time", without the disconnect).
   sim::LatencyHistogram connect_time;
   std::vector<ProcessResult> processes;
-  // Client threads (every group's, all hosts): CPU of their own work and wake-ups from idle.
-  double client_cpu_seconds = 0;
-  std::uint64_t client_wakeups = 0;
-  std::uint64_t client_idle_wakeups = 0;
-  std::uint64_t client_ipi_wakeups = 0;
-  std::uint64_t client_preemptions = 0;
-  double client_run_delay_seconds = 0;
+  LoopTotals client_threads;  // every group's client threads, on all hosts
   // Postgres
   double backends_mean = 0;
   double backends_max = 0;
   double postgres_utilization = 0;
-  // Backend processes (all of them, over their lives): CPU of their work and wake-ups from idle.
-  double postgres_cpu_seconds = 0;
-  std::uint64_t postgres_wakeups = 0;
-  std::uint64_t postgres_idle_wakeups = 0;
-  std::uint64_t postgres_ipi_wakeups = 0;
-  std::uint64_t postgres_preemptions = 0;
-  double postgres_run_delay_seconds = 0;
+  LoopTotals backend_loops;  // every backend process, over its life
   // Queries that reached a backend; their mean reuse distance (other backends' queries on the database host since
   // the same backend's previous query); the CPU that PostgresConfig::cold_cpu added to them.
   std::uint64_t postgres_queries = 0;

@@ -14,6 +14,16 @@ int host_index(const WorldConfig& config, const std::string& name) {
   RPSIM_ASSERT(false, "a host named in the config does not exist (the scenario layer validates this)");
   return -1;
 }
+
+// Adds what one event loop did since the last reset to a set's totals.
+void add_loop(LoopTotals& totals, const EventLoop& loop, sim::Time now) {
+  totals.cpu_seconds += loop.cpu_seconds();
+  totals.wakeups += loop.wakeups();
+  totals.idle_wakeups += loop.idle_wakeups();
+  totals.ipi_wakeups += loop.ipi_wakeups();
+  totals.preemptions += loop.preemptions();
+  totals.run_delay_seconds += loop.run_delay_seconds(now);
+}
 }  // namespace
 
 World::World(const WorldConfig& config, std::uint64_t seed, std::uint64_t replication)
@@ -431,12 +441,7 @@ RunResult World::collect(double wall_s) {
     pr.transactions = p.transactions.value();
     pr.throughput_tps = r.duration_s > 0 ? static_cast<double>(pr.transactions) / r.duration_s : 0;
     pr.utilization = p.loop->utilization(now);
-    pr.cpu_seconds = p.loop->cpu_seconds();
-    pr.wakeups = p.loop->wakeups();
-    pr.idle_wakeups = p.loop->idle_wakeups();
-    pr.ipi_wakeups = p.loop->ipi_wakeups();
-    pr.preemptions = p.loop->preemptions();
-    pr.run_delay_seconds = p.loop->run_delay_seconds(now);
+    add_loop(pr.loop, *p.loop, now);
     pr.wait_mean_ms = p.wait.mean() / 1e6;
     pr.wait_p99_ms = static_cast<double>(p.wait.quantile(0.99)) / 1e6;
     pr.servers_mean = p.servers.mean(now);
@@ -448,22 +453,9 @@ RunResult World::collect(double wall_s) {
     pr.wait = p.wait;
     r.processes.push_back(std::move(pr));
   }
-  for (const auto& loop : client_loops_) {
-    r.client_cpu_seconds += loop->cpu_seconds();
-    r.client_wakeups += loop->wakeups();
-    r.client_idle_wakeups += loop->idle_wakeups();
-    r.client_ipi_wakeups += loop->ipi_wakeups();
-    r.client_preemptions += loop->preemptions();
-    r.client_run_delay_seconds += loop->run_delay_seconds(now);
-  }
+  for (const auto& loop : client_loops_) add_loop(r.client_threads, *loop, now);
   for (const Server& sv : servers_) {
-    if (!sv.loop) continue;
-    r.postgres_cpu_seconds += sv.loop->cpu_seconds();
-    r.postgres_wakeups += sv.loop->wakeups();
-    r.postgres_idle_wakeups += sv.loop->idle_wakeups();
-    r.postgres_ipi_wakeups += sv.loop->ipi_wakeups();
-    r.postgres_preemptions += sv.loop->preemptions();
-    r.postgres_run_delay_seconds += sv.loop->run_delay_seconds(now);
+    if (sv.loop) add_loop(r.backend_loops, *sv.loop, now);
   }
   r.postgres_queries = measured_queries_.value();
   if (r.postgres_queries > 0) {

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "sim/stats.hpp"
 
@@ -28,6 +30,25 @@ const char* mode_name(models::PoolMode m) {
       return "statement";
   }
   return "?";
+}
+
+// The mean over replications of one set of event loops' totals (a process's loop, the client threads, the
+// backends), under the keys every one of them reports.
+template <class Get>
+json loop_totals(const std::vector<models::RunResult>& reps, Get get) {
+  sim::Summary cpu, wakeups, idle, ipi, preemptions, delay;
+  for (const models::RunResult& r : reps) {
+    const models::LoopTotals& t = get(r);
+    cpu.add(t.cpu_seconds);
+    wakeups.add(static_cast<double>(t.wakeups));
+    idle.add(static_cast<double>(t.idle_wakeups));
+    ipi.add(static_cast<double>(t.ipi_wakeups));
+    preemptions.add(static_cast<double>(t.preemptions));
+    delay.add(t.run_delay_seconds);
+  }
+  return json{{"cpu_seconds", cpu.mean()},           {"wakeups", wakeups.mean()},
+              {"idle_wakeups", idle.mean()},         {"ipi_wakeups", ipi.mean()},
+              {"preemptions", preemptions.mean()},   {"run_delay_seconds", delay.mean()}};
 }
 
 }  // namespace
@@ -58,8 +79,7 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
   json processes = json::array();
   const std::size_t nproc = reps.empty() ? 0 : reps.front().processes.size();
   for (std::size_t i = 0; i < nproc; ++i) {
-    sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active, cpu_s, wakeups, idle_wakeups,
-        ipi_wakeups, preemptions, run_delay;
+    sim::Summary conn_mean, tx, ptps, util, wait_mean, serv_mean, serv_active;
     double conn_max = 0, serv_max = 0;
     sim::LatencyHistogram wait;
     for (const models::RunResult& r : reps) {
@@ -73,16 +93,10 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
       serv_mean.add(p.servers_mean);
       serv_active.add(p.servers_active_mean);
       serv_max = std::max(serv_max, p.servers_max);
-      cpu_s.add(p.cpu_seconds);
-      wakeups.add(static_cast<double>(p.wakeups));
-      idle_wakeups.add(static_cast<double>(p.idle_wakeups));
-      ipi_wakeups.add(static_cast<double>(p.ipi_wakeups));
-      preemptions.add(static_cast<double>(p.preemptions));
-      run_delay.add(p.run_delay_seconds);
       wait.merge(p.wait);
     }
     const models::ProcessResult& first = reps.front().processes[i];
-    processes.push_back(json{
+    json process{
         {"index", first.index},
         {"pod", first.pod},
         {"cpus", first.cpus},
@@ -91,20 +105,16 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
         {"throughput_tps", ptps.mean()},
         {"throughput_ci95", ptps.ci95()},
         {"utilization", util.mean()},
-        {"cpu_seconds", cpu_s.mean()},
-        {"wakeups", wakeups.mean()},
-        {"idle_wakeups", idle_wakeups.mean()},
-        {"ipi_wakeups", ipi_wakeups.mean()},
-        {"preemptions", preemptions.mean()},
-        {"run_delay_seconds", run_delay.mean()},
         {"wait_ms", {{"mean", ms(wait.mean())}, {"p99", ms(static_cast<double>(wait.quantile(0.99)))}}},
         {"server_connections", {{"mean", serv_mean.mean()}, {"max", serv_max}, {"active_mean", serv_active.mean()}}},
-    });
+    };
+    process.update(loop_totals(reps, [i](const models::RunResult& r) -> const models::LoopTotals& {
+      return r.processes[i].loop;
+    }));
+    processes.push_back(std::move(process));
   }
 
-  sim::Summary backends, pg_util, pooler_util, client_cpu, client_wakes, client_idle_wakes, client_ipi_wakes,
-      client_preempts, pg_cpu, pg_wakes, pg_idle_wakes, pg_ipi_wakes, pg_preempts, client_delay, pg_delay,
-      pg_queries, pg_reuse, pg_cold;
+  sim::Summary backends, pg_util, pooler_util, pg_queries, pg_reuse, pg_cold;
   double backends_max = 0;
   std::uint64_t refused = 0, resets = 0, migrated = 0, syn_drops = 0, conn_refused = 0, port_exhaustion = 0;
   std::uint64_t wait_timeouts = 0, max_client = 0, failed = 0, opened = 0, closed = 0, open_end = 0;
@@ -113,18 +123,6 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
     backends_max = std::max(backends_max, r.backends_max);
     pg_util.add(r.postgres_utilization);
     pooler_util.add(r.pooler_host_utilization);
-    client_cpu.add(r.client_cpu_seconds);
-    client_wakes.add(static_cast<double>(r.client_wakeups));
-    client_idle_wakes.add(static_cast<double>(r.client_idle_wakeups));
-    client_ipi_wakes.add(static_cast<double>(r.client_ipi_wakeups));
-    client_preempts.add(static_cast<double>(r.client_preemptions));
-    client_delay.add(r.client_run_delay_seconds);
-    pg_cpu.add(r.postgres_cpu_seconds);
-    pg_wakes.add(static_cast<double>(r.postgres_wakeups));
-    pg_idle_wakes.add(static_cast<double>(r.postgres_idle_wakeups));
-    pg_ipi_wakes.add(static_cast<double>(r.postgres_ipi_wakeups));
-    pg_preempts.add(static_cast<double>(r.postgres_preemptions));
-    pg_delay.add(r.postgres_run_delay_seconds);
     pg_queries.add(static_cast<double>(r.postgres_queries));
     pg_reuse.add(r.postgres_reuse_distance_mean);
     pg_cold.add(r.postgres_cold_cpu_seconds);
@@ -174,22 +172,16 @@ json results_json(const Scenario& scenario, const json& scenario_doc, const RunO
                       {"ci95", {{"connections_max_over_mean", conn_imb.ci95()},
                                 {"load_max_over_mean", load_imb.ci95()},
                                 {"jain_index", jain.ci95()}}}};
-  doc["client_threads"] = {{"cpu_seconds", client_cpu.mean()}, {"wakeups", client_wakes.mean()},
-                           {"idle_wakeups", client_idle_wakes.mean()}, {"ipi_wakeups", client_ipi_wakes.mean()},
-                           {"preemptions", client_preempts.mean()},
-                           {"run_delay_seconds", client_delay.mean()}};
+  doc["client_threads"] =
+      loop_totals(reps, [](const models::RunResult& r) -> const models::LoopTotals& { return r.client_threads; });
   doc["postgres"] = {{"backends", {{"mean", backends.mean()}, {"max", backends_max}}},
                      {"utilization", pg_util.mean()},
-                     {"cpu_seconds", pg_cpu.mean()},
-                     {"wakeups", pg_wakes.mean()},
-                     {"idle_wakeups", pg_idle_wakes.mean()},
-                     {"ipi_wakeups", pg_ipi_wakes.mean()},
-                     {"preemptions", pg_preempts.mean()},
-                     {"run_delay_seconds", pg_delay.mean()},
                      {"queries", pg_queries.mean()},
                      {"reuse_distance_mean", pg_reuse.mean()},
                      {"cold_cpu_seconds", pg_cold.mean()},
                      {"refused_logins", per_rep(refused)}};
+  doc["postgres"].update(
+      loop_totals(reps, [](const models::RunResult& r) -> const models::LoopTotals& { return r.backend_loops; }));
   doc["pooler_host"] = {{"utilization", pooler_util.mean()}};
   // Event counts are per replication, averaged; totals over all replications are in engine.
   doc["kernel"] = {{"accept_queue_resets", per_rep(resets)},

@@ -102,8 +102,8 @@ py::dict processes_by_replication(const scenarios::RunOutput& out) {
       c.add_int("transactions", static_cast<std::int64_t>(p.transactions));
       c.add("throughput_tps", p.throughput_tps);
       c.add("utilization", p.utilization);
-      c.add("cpu_seconds", p.cpu_seconds);
-      c.add_int("wakeups", static_cast<std::int64_t>(p.wakeups));
+      c.add("cpu_seconds", p.loop.cpu_seconds);
+      c.add_int("wakeups", static_cast<std::int64_t>(p.loop.wakeups));
       c.add("wait_mean_ms", p.wait_mean_ms);
       c.add("wait_p99_ms", p.wait_p99_ms);
       c.add("servers_mean", p.servers_mean);

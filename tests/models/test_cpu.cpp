@@ -676,7 +676,7 @@ TEST_CASE("World: isolated transactions pay the pooler's wake-up on each message
     const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
     const auto& p = r.processes.at(0);
     REQUIRE(p.transactions > 90);
-    CHECK(p.cpu_seconds / static_cast<double>(p.transactions) == Approx(sim::to_seconds(18 * kUs + 2 * wake)).epsilon(0.02));
+    CHECK(p.loop.cpu_seconds / static_cast<double>(p.transactions) == Approx(sim::to_seconds(18 * kUs + 2 * wake)).epsilon(0.02));
   }
 }
 
@@ -693,11 +693,11 @@ TEST_CASE("World: isolated transactions pay the idle cpus' wake-ups in the poole
     const auto& p = r.processes.at(0);
     REQUIRE(p.transactions > 90);
     const auto n = static_cast<double>(p.transactions);
-    CHECK(p.cpu_seconds / n == Approx(sim::to_seconds(18 * kUs + 2 * idle)).epsilon(0.02));
-    CHECK(static_cast<double>(p.idle_wakeups) / n == Approx(2.0).epsilon(0.02));
-    CHECK(r.postgres_cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + idle)).epsilon(0.02));
-    CHECK(static_cast<double>(r.postgres_idle_wakeups) / n == Approx(1.0).epsilon(0.02));
-    CHECK(r.postgres_wakeups == r.postgres_idle_wakeups);
+    CHECK(p.loop.cpu_seconds / n == Approx(sim::to_seconds(18 * kUs + 2 * idle)).epsilon(0.02));
+    CHECK(static_cast<double>(p.loop.idle_wakeups) / n == Approx(2.0).epsilon(0.02));
+    CHECK(r.backend_loops.cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + idle)).epsilon(0.02));
+    CHECK(static_cast<double>(r.backend_loops.idle_wakeups) / n == Approx(1.0).epsilon(0.02));
+    CHECK(r.backend_loops.wakeups == r.backend_loops.idle_wakeups);
   }
 }
 
@@ -739,7 +739,7 @@ TEST_CASE("World: an idle client thread pays its wake-up once per isolated trans
     const models::RunResult r = world.run(50 * kMs, 1000 * kMs);
     REQUIRE(r.transactions > 90);
     const auto n = static_cast<double>(r.transactions);
-    CHECK(r.client_cpu_seconds / n == Approx(sim::to_seconds(5 * kUs + wake)).epsilon(0.02));
-    CHECK(static_cast<double>(r.client_wakeups) / n == Approx(1.0).epsilon(0.02));
+    CHECK(r.client_threads.cpu_seconds / n == Approx(sim::to_seconds(5 * kUs + wake)).epsilon(0.02));
+    CHECK(static_cast<double>(r.client_threads.wakeups) / n == Approx(1.0).epsilon(0.02));
   }
 }

@@ -66,7 +66,7 @@ TEST_CASE("World: a login of n round trips takes n - 1 more round trips and spli
     REQUIRE(r.connect_time.count() == 1);
     CHECK(r.connect_time.mean() == Approx(static_cast<double>((490 + 200 * (n - 1)) * kUs)));
     CHECK(r.processes.at(0).logins == 1);
-    CHECK(r.processes.at(0).cpu_seconds == Approx(90e-6));
+    CHECK(r.processes.at(0).loop.cpu_seconds == Approx(90e-6));
   }
 }
 
@@ -83,7 +83,7 @@ TEST_CASE("World: each hand-off of a login onto an idle cpu waits the host's wak
     const models::RunResult r = world.run(0, 100 * kMs);
     REQUIRE(r.connect_time.count() == 1);
     CHECK(r.connect_time.mean() == Approx(static_cast<double>((490 + 200 * (n - 1) + 40 * n) * kUs)));
-    CHECK(r.processes.at(0).cpu_seconds == Approx(90e-6));
+    CHECK(r.processes.at(0).loop.cpu_seconds == Approx(90e-6));
   }
 }
 
@@ -461,7 +461,7 @@ TEST_CASE("Postgres: a query pays cold_cpu at its reuse distance, interpolated a
     CHECK(r.postgres_reuse_distance_mean == Approx(servers - 1));
     CHECK(r.postgres_cold_cpu_seconds / n == Approx(sim::to_seconds(extra)));
     // (0.5 %: work in flight at the window's edges)
-    CHECK(r.postgres_cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + extra)).epsilon(0.005));
+    CHECK(r.backend_loops.cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + extra)).epsilon(0.005));
   }
 }
 
@@ -484,7 +484,7 @@ TEST_CASE("Postgres: LIFO reuse keeps a lightly loaded pool's backends warm", "[
       CHECK(r.postgres_reuse_distance_mean == Approx(distance));
       const Time extra = cold && round_robin ? 8 * kUs : 0;
       // (0.5 %: work in flight at the window's edges)
-    CHECK(r.postgres_cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + extra)).epsilon(0.005));
+    CHECK(r.backend_loops.cpu_seconds / n == Approx(sim::to_seconds(100 * kUs + extra)).epsilon(0.005));
     }
   }
 }
