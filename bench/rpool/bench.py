@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """rpool versus PgBouncer: pgbench -S through each pooler (2 workers/processes, so_reuseport, transaction mode,
 pool 20) at several client counts. Prints TPS, mean and p99 latency, and the pooler's CPU time per transaction
-(utime+stime of all its processes from /proc), plus the rpool/PgBouncer ratios.
+(utime+stime of all its processes from /proc, and that split into user and system time), plus the rpool/PgBouncer
+ratios and the floor of the CPU ratio: what it would be if rpool's own code cost nothing (its system time alone
+against PgBouncer's total).
 
 Usage: /usr/bin/python3 bench/rpool/bench.py [--seconds 10] [--clients 16,64] [--rpool build-pool/rpool]
 """
@@ -23,15 +25,17 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pids):
-    total = 0
+    """(user, system) CPU seconds of the processes."""
+    user = system = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            user += int(fields[11])  # utime
+            system += int(fields[12])  # stime
         except OSError:
             pass
-    return total / TICKS
+    return user / TICKS, system / TICKS
 
 
 def pooler_pids(p):
@@ -69,8 +73,9 @@ def run_pgbench(p, clients, seconds):
     lat.sort()
     mean = sum(lat) / len(lat) / 1000 if lat else float("nan")
     p99 = lat[int(len(lat) * 0.99)] / 1000 if lat else float("nan")
-    return {"tps": tps, "mean_ms": mean, "p99_ms": p99, "cpu_us_per_tx": (after - before) / max(count, 1) * 1e6,
-            "failed": failed, "count": count}
+    per_tx = [(a - b) / max(count, 1) * 1e6 for a, b in zip(after, before)]
+    return {"tps": tps, "mean_ms": mean, "p99_ms": p99, "cpu_us_per_tx": sum(per_tx), "user_us_per_tx": per_tx[0],
+            "sys_us_per_tx": per_tx[1], "failed": failed, "count": count}
 
 
 def median(values):
@@ -117,15 +122,21 @@ def main():
         print(f"pgbench -S, {args.seconds} s x {args.rounds} alternating rounds (medians), 2 workers/processes, "
               f"transaction mode, pool 20, {os.cpu_count()} CPUs, pooler to Postgres over "
               f"{'unix socket' if args.server_unix else 'loopback TCP'}")
-        print(f"{'pooler':<10} {'clients':>7} {'tps':>10} {'mean ms':>8} {'p99 ms':>8} {'cpu us/tx':>10} {'failed':>6}")
+        print(f"{'pooler':<10} {'clients':>7} {'tps':>10} {'mean ms':>8} {'p99 ms':>8} {'cpu us/tx':>10} "
+              f"{'user':>6} {'system':>6} {'failed':>6}")
         for c in clients:
             for kind in kinds:
                 r = results[(kind, c)]
                 print(f"{kind:<10} {c:>7} {r['tps']:>10.0f} {r['mean_ms']:>8.3f} {r['p99_ms']:>8.3f} "
-                      f"{r['cpu_us_per_tx']:>10.2f} {r['failed']:>6}")
+                      f"{r['cpu_us_per_tx']:>10.2f} {r['user_us_per_tx']:>6.2f} {r['sys_us_per_tx']:>6.2f} "
+                      f"{r['failed']:>6}")
             a, b = results[("rpool", c)], results[("pgbouncer", c)]
             print(f"{'ratio':<10} {c:>7} {a['tps'] / b['tps']:>10.2f} {a['mean_ms'] / b['mean_ms']:>8.2f} "
-                  f"{a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_us_per_tx'] / b['cpu_us_per_tx']:>10.2f}   (rpool/PgBouncer)")
+                  f"{a['p99_ms'] / b['p99_ms']:>8.2f} {a['cpu_us_per_tx'] / b['cpu_us_per_tx']:>10.2f} "
+                  f"{a['user_us_per_tx'] / b['user_us_per_tx']:>6.2f} {a['sys_us_per_tx'] / b['sys_us_per_tx']:>6.2f}"
+                  f"   (rpool/PgBouncer)")
+            print(f"{'floor':<10} {c:>7} {'':>10} {'':>8} {'':>8} {a['sys_us_per_tx'] / b['cpu_us_per_tx']:>10.2f}"
+                  f"   (rpool's system time alone / PgBouncer's CPU: the ratio if rpool's own code cost nothing)")
 
 
 if __name__ == "__main__":
