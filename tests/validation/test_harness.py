@@ -395,3 +395,18 @@ def test_fit_sleep_wait_adds_the_pg_sleep_phases_overshoot(monkeypatch):
     assert simulate.scenario("x", "d", cal, 2, 16, script="sleep5ms")["clients"][0]["server_wait"] == "5240.000us"
     assert simulate.scenario("x", "d", cal, 2, 16)["clients"][0].get("server_wait") is None  # select-only: none
     assert validate.fit_sleep_wait(ctx, "rpool", cal, {"latency_ms": {"mean": 5.0}})[0] == 0.005
+
+
+def test_placement_probe_refuses_an_unknown_placement_in_one_line(capsys):
+    # The probe checks its arguments before it needs root, Postgres or a pooler.
+    import placement_probe
+    try:
+        placement_probe.main(["--placements", "free,nowhere"])
+    except SystemExit as e:
+        message = str(e.code)
+    else:
+        raise AssertionError("an unknown placement was accepted")
+    assert "nowhere" in message and "--placements" in message and "\n" not in message
+    # Every placement names the cpus of the pooler, Postgres and pgbench, on a 2-cpu machine.
+    for cpus in placement_probe.PLACEMENTS.values():
+        assert len(cpus) == 3 and all(c and c <= {0, 1} for c in cpus)
