@@ -63,6 +63,14 @@ struct HostConfig {
   // send none and cost nothing extra. On top of idle_wakeup. Needs the EEVDF run queue (scheduler eevdf), which
   // knows the waker's cpu and decides preemption. Default 0.
   Time ipi_wakeup = 0;
+  // CPU a process spends beyond its work when it handles a message that a process on another cpu of the host sent:
+  // the socket buffers, the connection's state and the wait queue the sender just wrote move from the sender's
+  // cpu's caches to this one's (inside a virtual machine the two virtual cpus need not even share a core). Charged to
+  // the burst that handles the message, whether the receiver was asleep or busy; a message handled on the cpu that
+  // sent it, or that nobody sent at that instant (a timer, a message from another host), costs nothing extra. The
+  // sender is the cpu whose burst ended at the instant the message arrives, so this needs a run queue (timeslice >
+  // 0), which tracks it, and a loopback without delay (network.loopback_latency 0). On top of ipi_wakeup. Default 0.
+  Time cross_cpu_message = 0;
   [[nodiscard]] int cpus() const { return cores * threads_per_core; }
 };
 

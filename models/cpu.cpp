@@ -37,9 +37,11 @@ Cpu::Cpu(sim::Simulation& sim, const HostConfig& host)
       idle_wakeup_(host.idle_wakeup),
       wakeup_latency_(host.wakeup_latency),
       ipi_wakeup_(host.ipi_wakeup),
+      cross_cpu_message_(host.cross_cpu_message),
       threads_(static_cast<std::size_t>(host.cpus())) {
   RPSIM_ASSERT(cores_ >= 1 && threads_per_core_ >= 1, "a host has at least one core and one thread per core");
   RPSIM_ASSERT(ipi_wakeup_ == 0 || eevdf_, "ipi_wakeup needs the EEVDF run queue");
+  RPSIM_ASSERT(cross_cpu_message_ == 0 || run_queue(), "cross_cpu_message needs a run queue");
   for (int i = 0; i < host.cpus(); ++i) all_cpus_.push_back(i);
 }
 
@@ -90,10 +92,11 @@ int Cpu::place(const std::vector<int>& allowed, bool wakeup) const {
 }
 
 int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-               bool goes_on, Wakeup* wakeup) {
+               bool goes_on, Wakeup* wakeup, int sender) {
   // burst_cpu_ is where its last burst ended, which a balancing pull may have moved it to after it started.
   if (run_queue() && goes_on && owner->burst_cpu_ >= 0 && continues(owner, owner->burst_cpu_)) {
     const int prev_cpu = owner->burst_cpu_;
+    if (sender >= 0 && sender != prev_cpu) work += cross_cpu_message_;
     // The process had more to do when its burst ended: it never left the cpu, so it goes on in the same slice,
     // ahead of the bursts that were waiting there.
     Thread& th = threads_[prev_cpu];
@@ -109,6 +112,7 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
                       ? place_wakee(owner, allowed) : choose(allowed, wakeup != nullptr);
   owner->burst_cpu_ = cpu;
   Thread& th = threads_[cpu];
+  if (sender >= 0 && sender != cpu) work += cross_cpu_message_;
   // A wake-up from another cpu interrupts this one when it is idle or (below) when the woken burst preempts.
   const int waker = wakeup ? waker_cpu() : -1;
   const bool remote = waker >= 0 && waker != cpu;
@@ -535,10 +539,12 @@ void EventLoop::enqueue(Item item) {
   if (!running_ && !blocked_) start_next(/*continuing=*/sim_.now() == idle_since_);
 }
 
-void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) { enqueue<false>(Item{kind, arg, cost}); }
+void EventLoop::post(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
+  enqueue<false>(Item{kind, cpu_.sender_cpu(), arg, cost});
+}
 
 void EventLoop::post_first(std::uint32_t kind, std::uint64_t arg, sim::Time cost) {
-  enqueue<true>(Item{kind, arg, cost});
+  enqueue<true>(Item{kind, cpu_.sender_cpu(), arg, cost});
 }
 
 void EventLoop::unblock() {
@@ -564,7 +570,11 @@ void EventLoop::start_next(bool continuing) {
     Cpu::Wakeup woke;
     if (wake_owed_) item.cost += wakeup_;
     busy_.set(sim_.now(), 1);
-    cpu_.start(this, 0, item.cost, affinity_, continuing, wake_owed_ ? &woke : nullptr);
+    const int cpu = cpu_.start(this, 0, item.cost, affinity_, continuing, wake_owed_ ? &woke : nullptr, item.sender);
+    if (item.sender >= 0 && item.sender != cpu) {
+      item.cost += cpu_.cross_cpu_message();
+      ++cross_cpu_messages_;
+    }
     if (woke.idle) {
       item.cost += cpu_.idle_wakeup();  // the loop's CPU; the latency is nobody's
       ++idle_wakeups_;

@@ -66,12 +66,14 @@ class Cpu final : public sim::EventHandler {
   // its wakeup_latency first (charged to nobody), and wakeup->idle is set. When the waker (the cpu whose burst
   // ended at this very instant) is another cpu and the burst lands on an idle one or preempts (EEVDF), the burst
   // does the host's ipi_wakeup more work and wakeup->ipi is set.
+  // `sender`: the cpu that sent the message this burst handles (sender_cpu() when it arrived), or -1; a burst that
+  // runs on another cpu than that does the host's cross_cpu_message more work.
   struct Wakeup {
     bool idle = false;
     bool ipi = false;
   };
   int start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::vector<int>& allowed,
-            bool goes_on = false, Wakeup* wakeup = nullptr);
+            bool goes_on = false, Wakeup* wakeup = nullptr, int sender = -1);
 
   [[nodiscard]] int cpus() const { return static_cast<int>(threads_.size()); }
   [[nodiscard]] int core_of(int cpu) const { return cpu % cores_; }
@@ -87,6 +89,11 @@ class Cpu final : public sim::EventHandler {
   [[nodiscard]] sim::Time idle_wakeup() const { return idle_wakeup_; }
   [[nodiscard]] sim::Time wakeup_latency() const { return wakeup_latency_; }
   [[nodiscard]] sim::Time ipi_wakeup() const { return ipi_wakeup_; }
+  [[nodiscard]] sim::Time cross_cpu_message() const { return cross_cpu_message_; }
+  // The cpu that sent a message arriving now: the one whose running burst ended at this very instant (a send at the
+  // end of a burst, over a loopback without delay), or -1 (a timer; another host; or no run queue, which does not
+  // track it). The waker of a wake-up happening now, too.
+  [[nodiscard]] int sender_cpu() const { return waker_cpu(); }
   void reset_stats(sim::Time now);
 
   void handle_event(std::uint32_t kind, std::uint64_t arg) override;
@@ -177,6 +184,7 @@ class Cpu final : public sim::EventHandler {
   sim::Time idle_wakeup_;
   sim::Time wakeup_latency_;
   sim::Time ipi_wakeup_;
+  sim::Time cross_cpu_message_;
   std::vector<Thread> threads_;
   std::vector<int> all_cpus_;
   std::vector<Burst> finished_;  // scratch for handle_event, kept to reuse its capacity
@@ -252,6 +260,9 @@ class EventLoop final : public BurstOwner {
   // Of those, the ones for which a process on another cpu had to interrupt the one this loop landed on (idle, or
   // preempted on arrival): HostConfig::ipi_wakeup, counted whatever it costs (only with a run queue).
   [[nodiscard]] std::uint64_t ipi_wakeups() const { return ipi_wakeups_; }
+  // Items it ran as bursts on another cpu than the one that sent them (HostConfig::cross_cpu_message), counted
+  // whatever that costs (only with a run queue, which knows the sender).
+  [[nodiscard]] std::uint64_t cross_cpu_messages() const { return cross_cpu_messages_; }
   // Times its burst was preempted by a woken one (Cpu::preempt_for_woken; what /proc calls involuntary context
   // switches, as far as the model has them).
   [[nodiscard]] std::uint64_t preemptions() const { return preempted_; }
@@ -272,12 +283,14 @@ class EventLoop final : public BurstOwner {
     wakeups_ = 0;
     idle_wakeups_ = 0;
     ipi_wakeups_ = 0;
+    cross_cpu_messages_ = 0;
     preempted_ = 0;
   }
 
  private:
   struct Item {
     std::uint32_t kind;
+    int sender;  // Cpu::sender_cpu() when it was posted (in the padding after kind: the item stays 24 bytes)
     std::uint64_t arg;
     sim::Time cost;
   };
@@ -299,6 +312,7 @@ class EventLoop final : public BurstOwner {
   std::uint64_t wakeups_ = 0;
   std::uint64_t idle_wakeups_ = 0;
   std::uint64_t ipi_wakeups_ = 0;
+  std::uint64_t cross_cpu_messages_ = 0;
   bool wake_owed_ = false;
   sim::TimeWeightedCount busy_;
 };

@@ -17,6 +17,7 @@ struct LoopTotals {
   std::uint64_t wakeups = 0;       // times a loop woke from idle (counted whether or not a wake-up costs CPU)
   std::uint64_t idle_wakeups = 0;  // of those, the ones that started on an idle cpu
   std::uint64_t ipi_wakeups = 0;   // of those, the ones that interrupted their cpu from another cpu (ipi_wakeup)
+  std::uint64_t cross_cpu_messages = 0;  // messages handled on another cpu than their sender's (cross_cpu_message)
   std::uint64_t preemptions = 0;   // times a woken process took its cpu while it ran (EEVDF)
   double run_delay_seconds = 0;    // runnable but not running (EventLoop::run_delay_seconds)
 };

@@ -21,6 +21,7 @@ void add_loop(LoopTotals& totals, const EventLoop& loop, sim::Time now) {
   totals.wakeups += loop.wakeups();
   totals.idle_wakeups += loop.idle_wakeups();
   totals.ipi_wakeups += loop.ipi_wakeups();
+  totals.cross_cpu_messages += loop.cross_cpu_messages();
   totals.preemptions += loop.preemptions();
   totals.run_delay_seconds += loop.run_delay_seconds(now);
 }

@@ -151,6 +151,10 @@ std::vector<models::HostConfig> parse_hosts(const json& doc) {
     if (h.ipi_wakeup > 0 && h.scheduler != models::HostConfig::Scheduler::kEevdf) {
       fail(s.at("ipi_wakeup"), "needs the EEVDF run queue, which decides preemption: set scheduler \"eevdf\"");
     }
+    h.cross_cpu_message = s.duration("cross_cpu_message", h.cross_cpu_message, Sign::kNonNegative);
+    if (h.cross_cpu_message > 0 && h.timeslice == 0) {
+      fail(s.at("cross_cpu_message"), "needs a run queue, which knows the sending cpu: set timeslice above 0");
+    }
     hosts.push_back(std::move(h));
   }
   return hosts;
@@ -567,6 +571,14 @@ Scenario parse_scenario(const json& doc) {
   w.hosts = parse_hosts(doc);
   const Hosts hosts(w.hosts);
   w.network = parse_network(doc);
+  for (std::size_t i = 0; i < w.hosts.size(); ++i) {
+    // The sender of a message is the cpu whose burst ended at the instant it arrives: a loopback with a delay
+    // would lose it, and the cost would silently never be charged.
+    if (w.hosts[i].cross_cpu_message > 0 && w.network.loopback_latency > 0) {
+      fail("/hosts/" + std::to_string(i) + "/cross_cpu_message",
+           "needs a loopback without delay, which keeps the sending cpu: set network.loopback_latency to \"0s\"");
+    }
+  }
   w.kernel = parse_kernel(doc);
   w.pooler = parse_pooler(doc, hosts);
   w.postgres = parse_postgres(doc, hosts);

@@ -38,6 +38,7 @@ constexpr auto kFormat = std::to_array<Entry>({
     {"/hosts/*/idle_wakeup", Shape::kValue},
     {"/hosts/*/wakeup_latency", Shape::kValue},
     {"/hosts/*/ipi_wakeup", Shape::kValue},
+    {"/hosts/*/cross_cpu_message", Shape::kValue},
     {"/network", Shape::kObject},
     {"/network/latency", Shape::kValue},
     {"/network/loopback_latency", Shape::kValue},

@@ -36,19 +36,21 @@ const char* mode_name(models::PoolMode m) {
 // backends), under the keys every one of them reports.
 template <class Get>
 json loop_totals(const std::vector<models::RunResult>& reps, Get get) {
-  sim::Summary cpu, wakeups, idle, ipi, preemptions, delay;
+  sim::Summary cpu, wakeups, idle, ipi, cross, preemptions, delay;
   for (const models::RunResult& r : reps) {
     const models::LoopTotals& t = get(r);
     cpu.add(t.cpu_seconds);
     wakeups.add(static_cast<double>(t.wakeups));
     idle.add(static_cast<double>(t.idle_wakeups));
     ipi.add(static_cast<double>(t.ipi_wakeups));
+    cross.add(static_cast<double>(t.cross_cpu_messages));
     preemptions.add(static_cast<double>(t.preemptions));
     delay.add(t.run_delay_seconds);
   }
   return json{{"cpu_seconds", cpu.mean()},           {"wakeups", wakeups.mean()},
               {"idle_wakeups", idle.mean()},         {"ipi_wakeups", ipi.mean()},
-              {"preemptions", preemptions.mean()},   {"run_delay_seconds", delay.mean()}};
+              {"cross_cpu_messages", cross.mean()},  {"preemptions", preemptions.mean()},
+              {"run_delay_seconds", delay.mean()}};
 }
 
 }  // namespace

@@ -614,6 +614,53 @@ TEST_CASE("EventLoop: a wake-up from another cpu onto an idle one costs the host
   }
 }
 
+TEST_CASE("EventLoop: a message handled on another cpu than its sender's costs the host's cross_cpu_message",
+          "[world][cpu]") {
+  // Two cores, EEVDF with 10 us slices, cross_cpu_message 20 ns (no other wake-up cost). Loop A is pinned to cpu 0
+  // and runs item 1 (100 ns) from t = 10 to 110; at 110 item 9 (50 ns) reaches loop B, as a message A sent at the
+  // end of its burst reaches its receiver: the sender is cpu 0, whose burst ended at that instant.
+  // - B pinned to cpu 1, idle: it handles the message on another cpu, 50 + 20 = 70 ns, 110-180.
+  // - B pinned to cpu 0: the sender's own cpu, 50 ns, 110-160.
+  // - B pinned to cpu 1 and busy with item 5 (1000 ns, posted at 10 by nobody: no cpu's burst ended then, so no
+  //   sender and no cost): item 9 waits behind it and runs 1010-1080, 70 ns, without a wake-up (the data still
+  //   moved between cpus).
+  // At 2000, when no burst ends, item 7 (50 ns) reaches B: no sender, 50 ns, 2000-2050 (a timer's wake-up).
+  using P = std::pair<std::uint64_t, Time>;
+  struct Case {
+    int b_cpu;
+    bool busy;
+    std::vector<P> b_done;
+    double b_cpu_ns;
+    std::uint64_t crossed;
+  };
+  for (const Case& c : {Case{1, false, {{9, 180}, {7, 2050}}, 120, 1},
+                        Case{0, false, {{9, 160}, {7, 2050}}, 100, 0},
+                        Case{1, true, {{5, 1010}, {9, 1080}, {7, 2050}}, 1120, 1}}) {
+    sim::Simulation s;
+    models::HostConfig h = eevdf_host(2, 10'000);
+    h.cross_cpu_message = 20;
+    models::Cpu cpu(s, h);
+    LoopLog alog(s), blog(s);
+    models::EventLoop a(s, cpu, alog, {0}), b(s, cpu, blog, {c.b_cpu});
+    s.run_until(10);
+    a.post(0, 1, 100);
+    if (c.busy) b.post(0, 5, 1000);
+    s.run_until(110);
+    REQUIRE(alog.done == std::vector<P>{{1, 110}});
+    b.post(0, 9, 50);
+    s.run_until(2000);
+    b.post(0, 7, 50);
+    s.run();
+    CHECK(blog.done == c.b_done);
+    CHECK(a.cpu_seconds() == Approx(100e-9).epsilon(1e-12));
+    CHECK(b.cpu_seconds() == Approx(c.b_cpu_ns * 1e-9).epsilon(1e-12));
+    CHECK(a.cross_cpu_messages() == 0);
+    CHECK(b.cross_cpu_messages() == c.crossed);
+    // B's wake-up onto idle cpu 1 by cpu 0 is an interprocessor one too, counted though ipi_wakeup costs 0 here.
+    CHECK(b.ipi_wakeups() == (c.b_cpu == 1 && !c.busy ? 1U : 0U));
+  }
+}
+
 TEST_CASE("Cpu: a remote wake-up that preempts costs ipi_wakeup; one that queues behind a busy cpu does not",
           "[world][cpu]") {
   // Two cores, EEVDF with 2000 ns slices. On cpu 1 from t = 0: H (5000 ns) and then B (100 ns), both at v 0 with

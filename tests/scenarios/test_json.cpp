@@ -417,6 +417,33 @@ TEST_CASE("validation messages name the JSON path of the first problem", "[json]
             .rfind("/hosts/0/ipi_wakeup: ", 0) == 0);
 }
 
+TEST_CASE("cross_cpu_message needs a run queue and a loopback without delay", "[json][errors]") {
+  // The sending cpu is the one whose burst ended at the instant a message arrives: only a run queue tracks it, and
+  // only a loopback without delay delivers at that instant.
+  const auto message = [](const json& doc) { return std::string(error_of(doc).what()); };
+  const json host = {{"name", "h"}, {"address", "10.0.0.1"}, {"timeslice", "1ms"}, {"cross_cpu_message", "4us"}};
+  const json ok = {{"hosts", {host}},
+                   {"network", {{"loopback_latency", "0s"}}},
+                   {"pooler", {{"host", "h"}}},
+                   {"postgres", {{"host", "h"}}},
+                   {"clients", {{{"host", "h"}}}}};
+  CHECK(scenarios::parse_scenario(ok).world.hosts[0].cross_cpu_message == 4 * sim::kMicrosecond);
+  json plain = ok;
+  plain["hosts"][0].erase("cross_cpu_message");
+  CHECK(scenarios::parse_scenario(plain).world.hosts[0].cross_cpu_message == 0);
+  json no_queue = ok;
+  no_queue["hosts"][0].erase("timeslice");
+  CHECK(message(no_queue) ==
+        "/hosts/0/cross_cpu_message: needs a run queue, which knows the sending cpu: set timeslice above 0");
+  json delayed = ok;
+  delayed.erase("network");  // the default loopback_latency is 10 us
+  CHECK(message(delayed) == "/hosts/0/cross_cpu_message: needs a loopback without delay, which keeps the sending "
+                            "cpu: set network.loopback_latency to \"0s\"");
+  json negative = ok;
+  negative["hosts"][0]["cross_cpu_message"] = "-1us";
+  CHECK(message(negative).rfind("/hosts/0/cross_cpu_message: ", 0) == 0);
+}
+
 TEST_CASE("unknown keys are caught in every object", "[json][errors]") {
   // One misspelt key per object of the format; each must be reported at its own path.
   const std::vector<std::pair<json, std::string>> cases = {
