@@ -96,7 +96,7 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
   // burst_cpu_ is where its last burst ended, which a balancing pull may have moved it to after it started.
   if (run_queue() && goes_on && owner->burst_cpu_ >= 0 && continues(owner, owner->burst_cpu_)) {
     const int prev_cpu = owner->burst_cpu_;
-    if (sender >= 0 && sender != prev_cpu) work += cross_cpu_message_;
+    if (crosses(sender, prev_cpu)) work += cross_cpu_message_;
     // The process had more to do when its burst ended: it never left the cpu, so it goes on in the same slice,
     // ahead of the bursts that were waiting there.
     Thread& th = threads_[prev_cpu];
@@ -112,7 +112,7 @@ int Cpu::start(BurstOwner* owner, std::uint64_t tag, sim::Time work, const std::
                       ? place_wakee(owner, allowed) : choose(allowed, wakeup != nullptr);
   owner->burst_cpu_ = cpu;
   Thread& th = threads_[cpu];
-  if (sender >= 0 && sender != cpu) work += cross_cpu_message_;
+  if (crosses(sender, cpu)) work += cross_cpu_message_;
   // A wake-up from another cpu interrupts this one when it is idle or (below) when the woken burst preempts.
   const int waker = wakeup ? waker_cpu() : -1;
   const bool remote = waker >= 0 && waker != cpu;
@@ -571,7 +571,7 @@ void EventLoop::start_next(bool continuing) {
     if (wake_owed_) item.cost += wakeup_;
     busy_.set(sim_.now(), 1);
     const int cpu = cpu_.start(this, 0, item.cost, affinity_, continuing, wake_owed_ ? &woke : nullptr, item.sender);
-    if (item.sender >= 0 && item.sender != cpu) {
+    if (Cpu::crosses(item.sender, cpu)) {
       item.cost += cpu_.cross_cpu_message();
       ++cross_cpu_messages_;
     }

@@ -94,6 +94,9 @@ class Cpu final : public sim::EventHandler {
   // end of a burst, over a loopback without delay), or -1 (a timer; another host; or no run queue, which does not
   // track it). The waker of a wake-up happening now, too.
   [[nodiscard]] int sender_cpu() const { return waker_cpu(); }
+  // Whether a message from `sender` (sender_cpu() when it arrived) handled on `cpu` crossed cpus: what costs the
+  // host's cross_cpu_message.
+  [[nodiscard]] static bool crosses(int sender, int cpu) { return sender >= 0 && sender != cpu; }
   void reset_stats(sim::Time now);
 
   void handle_event(std::uint32_t kind, std::uint64_t arg) override;

@@ -257,6 +257,12 @@ class CpuGroups:
         return snap
 
 
+def _counter_delta(a, b, key):
+    """How much a machine-wide counter of the snapshots (idle_entries, ipis) rose from a to b; None where the
+    machine has no such counter."""
+    return b[key] - a[key] if a.get(key) is not None and b.get(key) is not None else None
+
+
 def delta(a, b, wall):
     """CPU seconds per group between snapshots a and b, the foreign CPU and the machine's figures.
     A pid new in b counts from zero. A pid gone in b: in a reaping group its whole life arrives in the parent's
@@ -301,9 +307,8 @@ def delta(a, b, wall):
         # rpsim charges as network.softirq_per_packet. Tick-sampled, so it scatters by a few ticks around 0.
         "unattributed_cores": max(0.0, busy - steal - (every - network)) / wall,
         "steal_cores": steal / wall,
-        "idle_entries": (b["idle_entries"] - a["idle_entries"]
-                         if a.get("idle_entries") is not None and b.get("idle_entries") is not None else None),
-        "ipis": b["ipis"] - a["ipis"] if a.get("ipis") is not None and b.get("ipis") is not None else None,
+        "idle_entries": _counter_delta(a, b, "idle_entries"),
+        "ipis": _counter_delta(a, b, "ipis"),
         # /proc/stat's irq + softirq: informational only, it is mostly inside the processes' own time.
         "irq_cores": (mb["irq"] - ma["irq"]) / wall,
         # Other threads that ran in bursts of BURST_MEAN_US or more, which "foreign_cores" averages away.

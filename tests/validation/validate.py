@@ -142,6 +142,13 @@ def per_txn(m, group):
     return m["cpu"]["cpu_s"][group] / max(1, m["transactions"])
 
 
+def count_per_txn(m, key):
+    """A machine-wide counter of a measurement (idle_entries, ipis) per transaction; None where the machine has
+    no such counter."""
+    count = m["cpu"].get(key)
+    return count / max(1, m["transactions"]) if count is not None else None
+
+
 def calibrate(ctx, kind):
     """The named calibration run: 1 worker, 8 clients, pgbench -j 2, five phases (select-only; select-only at a
     low fixed rate; select-only with 2 clients; pg_sleep 5 ms; select-only with -C), and a sixth with 64 clients on
@@ -231,10 +238,8 @@ def calibrate(ctx, kind):
         "pgbench_per_txn_with_wakeups_s": {k: per_txn(v, "pgbench") for k, v in phases.items()},
         # How often the cpus left an idle state per transaction (cpuidle; None without a cpuidle driver), and how
         # many interprocessor interrupts the kernel sent (/proc/interrupts RES + CAL; None without them).
-        "idle_entries_per_txn": {k: (v["cpu"]["idle_entries"] / max(1, v["transactions"])
-                                     if v["cpu"].get("idle_entries") is not None else None) for k, v in phases.items()},
-        "ipis_per_txn": {k: (v["cpu"]["ipis"] / max(1, v["transactions"]) if v["cpu"].get("ipis") is not None
-                             else None) for k, v in phases.items()},
+        "idle_entries_per_txn": {k: count_per_txn(v, "idle_entries") for k, v in phases.items()},
+        "ipis_per_txn": {k: count_per_txn(v, "ipis") for k, v in phases.items()},
         "pooler_per_txn_s": {k: per_txn(v, "pooler") for k, v in phases.items()},
         "softirq_per_packet_s": softirq_packet,
         "unattributed_per_txn_s": {k: unattributed(v) for k, v in phases.items()},
@@ -702,10 +707,10 @@ def cpu_per_txn_figures(m, p, pb):
                 p, pb, lambda r: r["postgres"].get("reuse_distance_mean", 0.0), None, None, "info"),
             fig("wake-ups onto an idle cpu per transaction (rpsim, all processes) vs cpuidle entries", p, pb,
                 lambda r: wakeups_per_txn(r, "idle_wakeups"),
-                m["cpu"]["idle_entries"] / n if m["cpu"].get("idle_entries") is not None else None, None, "info"),
+                count_per_txn(m, "idle_entries"), None, "info"),
             fig("wake-ups that interrupt another cpu per transaction (rpsim, all processes) vs /proc/interrupts "
                 "RES + CAL", p, pb, lambda r: wakeups_per_txn(r, "ipi_wakeups"),
-                m["cpu"]["ipis"] / n if m["cpu"].get("ipis") is not None else None, None, "info"),
+                count_per_txn(m, "ipis"), None, "info"),
             ] + preemption_figures(m, p, pb) + run_delay_figures(m, p, pb)
 
 
